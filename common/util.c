@@ -1,0 +1,322 @@
+/* Helpers for files, time, durations and buffers (see util.h). */
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int buf_reserve(struct sky_buf *b, size_t extra)
+{
+	size_t want = b->len + extra + 1;
+	char *p;
+
+	if (want <= b->cap)
+		return 0;
+	if (want < 64)
+		want = 64;
+	if (want < b->cap * 2)
+		want = b->cap * 2;
+	p = realloc(b->data, want);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = want;
+	return 0;
+}
+
+int sky_buf_append(struct sky_buf *b, const void *p, size_t n)
+{
+	int rc = buf_reserve(b, n);
+
+	if (rc)
+		return rc;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int sky_buf_printf(struct sky_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	rc = buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void sky_buf_free(struct sky_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+size_t sky_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size) {
+		size_t k = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, k);
+		dst[k] = '\0';
+	}
+	return n;
+}
+
+int sky_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	char *p;
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) && errno != ENOENT ? -1 : 0;
+	return unlink(path) && errno != ENOENT ? -1 : 0;
+}
+
+int sky_rm_rf(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) ? -errno : 0;
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) != 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int sky_write_file_atomic(const char *path, const void *buf, size_t len, int durable)
+{
+	char tmp[PATH_MAX];
+	const char *p = buf;
+	int fd, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)gettid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (durable && fsync(fd))
+		rc = -errno;
+out:
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+int sky_read_file(const char *path, char **out, size_t *len, size_t max)
+{
+	struct sky_buf b = { 0 };
+	char chunk[8192];
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > max) {
+			rc = -EFBIG;
+			goto out;
+		}
+		rc = sky_buf_append(&b, chunk, (size_t)r);
+		if (rc)
+			goto out;
+	}
+	if (!b.data && (rc = sky_buf_append(&b, "", 0)))
+		goto out;
+	*out = b.data;
+	if (len)
+		*len = b.len;
+	b.data = NULL;
+out:
+	sky_buf_free(&b);
+	close(fd);
+	return rc;
+}
+
+int sky_append_line(const char *path, const char *line)
+{
+	struct sky_buf b = { 0 };
+	int fd, rc = 0;
+
+	rc = sky_buf_printf(&b, "%s\n", line);
+	if (rc)
+		return rc;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (write(fd, b.data, b.len) != (ssize_t)b.len)
+		rc = -EIO;
+	close(fd);
+out:
+	sky_buf_free(&b);
+	return rc;
+}
+
+double sky_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double sky_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void sky_fmt_time(double t, char *buf, size_t len)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
+}
+
+int sky_parse_duration(const char *s, long *secs)
+{
+	long total = 0;
+	int any = 0;
+
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	while (*s && !isspace((unsigned char)*s)) {
+		char *end;
+		long v, mult;
+
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno)
+			return -EINVAL;
+		switch (*end) {
+		case 's': mult = 1; end++; break;
+		case 'm': mult = 60; end++; break;
+		case 'h': mult = 3600; end++; break;
+		case 'd': mult = 86400; end++; break;
+		case '\0': case ' ': case '\t':
+			if (any)   /* "1h30" is ambiguous */
+				return -EINVAL;
+			mult = 1;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (v > (LONG_MAX - total) / mult)
+			return -EINVAL;
+		total += v * mult;
+		any = 1;
+		s = end;
+	}
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	if (*s || !any || total <= 0)
+		return -EINVAL;
+	*secs = total;
+	return 0;
+}
+
+size_t sky_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[65], prev, tmp;
+
+	if (lb > 64 || la > 64)
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t cost = tolower((unsigned char)a[i - 1]) !=
+				      tolower((unsigned char)b[j - 1]);
+			tmp = row[j];
+			row[j] = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+			if (prev + cost < row[j])
+				row[j] = prev + cost;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}

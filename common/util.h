@@ -1,0 +1,50 @@
+/* Small helpers shared by every module: files, time, durations, a growable
+ * string buffer. No global state; every function returns 0 or -errno unless
+ * it says otherwise. */
+#ifndef SKY_UTIL_H
+#define SKY_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SKY_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Growable NUL-terminated buffer. The owner calls sky_buf_free(). */
+struct sky_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+int sky_buf_append(struct sky_buf *b, const void *p, size_t n);
+int sky_buf_printf(struct sky_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sky_buf_free(struct sky_buf *b);
+
+/* Copies src into dst[size] (always terminated, truncating); returns
+ * strlen(src) so that truncation can be detected (>= size). */
+size_t sky_strlcpy(char *dst, const char *src, size_t size);
+
+int sky_mkdir_p(const char *path, mode_t mode);
+/* Removes path and everything below it; a missing path is not an error. */
+int sky_rm_rf(const char *path);
+/* Writes a whole file through a temporary name and rename(2), so readers see
+ * the old content or the new, never a part. fsync when durable is set. */
+int sky_write_file_atomic(const char *path, const void *buf, size_t len, int durable);
+/* Reads at most max bytes of path into a NUL-terminated malloc'd buffer
+ * (*out, owned by the caller). -EFBIG when the file is larger. */
+int sky_read_file(const char *path, char **out, size_t *len, size_t max);
+/* Appends one line (a '\n' is added) with O_APPEND. */
+int sky_append_line(const char *path, const char *line);
+
+double sky_now(void);      /* wall clock, seconds since the epoch */
+double sky_mono(void);     /* monotonic seconds */
+/* Formats t (seconds since the epoch) as 2026-01-02T03:04:05.678Z. */
+void sky_fmt_time(double t, char *buf, size_t len);
+
+/* Parses "90s", "15m", "2h", "1d", "1h30m" or plain seconds into *secs.
+ * Returns -EINVAL for anything else, including zero and overflow. */
+int sky_parse_duration(const char *s, long *secs);
+/* Levenshtein distance (case-insensitive), for "did you mean" hints. */
+size_t sky_edit_distance(const char *a, const char *b);
+
+#endif

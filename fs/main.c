@@ -1,0 +1,178 @@
+/* skyfs: the daemon's entry point. Parses the options (libfuse conventions
+ * plus -o state=DIR), takes the state directory's lock before mounting so a
+ * second mount fails early with a clear message, then runs the FUSE loop.
+ * The scheduler's threads start in init (after libfuse daemonized) and
+ * every pool is torn down in destroy (unmount, SIGTERM, SIGINT). */
+#define LOG_MODULE "main"
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/tree.h"
+#include "common/log.h"
+#include "scheduler/sched.h"
+
+struct options {
+	char *state;
+	int show_help;
+	int show_version;
+	int foreground;
+	int debug;
+};
+
+static struct options opts;
+static int destroyed;
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("state=%s", state),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct options *o = data;
+
+	(void)arg;
+	(void)out;
+	switch (key) {
+	case KEY_HELP: o->show_help = 1; return 0;
+	case KEY_VERSION: o->show_version = 1; return 0;
+	case KEY_FOREGROUND: o->foreground = 1; return 1;
+	case KEY_DEBUG: o->debug = o->foreground = 1; return 1;
+	default: return 1;
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n"
+	       "\n"
+	       "Compute pools as directories: mkdir MOUNTPOINT/pools/NAME, write its spec,\n"
+	       "copy jobs into jobs/ or broadcast/, read results/. See the README.\n"
+	       "\n"
+	       "skyfs options:\n"
+	       "    -o state=DIR    state directory (default $XDG_STATE_HOME/skyfs,\n"
+	       "                    else ~/.local/state/skyfs); one mount at a time\n"
+	       "    -f              stay in the foreground, log to stderr too\n"
+	       "    -d              debug: foreground, FUSE and skyfs debug logging\n"
+	       "    -h, --help      this text, then libfuse's options\n"
+	       "    -V, --version   print the version\n"
+	       "\n"
+	       "The mount always uses auto_unmount, so a crash leaves no dead mount.\n"
+	       "Logs go to STATE/skyfs.log. Exit status: 0 after a clean unmount or\n"
+	       "SIGTERM/SIGINT (every pool torn down), 1 on a usage or mount error,\n"
+	       "2 when the state directory is unusable or locked by another mount.\n\n",
+	       prog);
+}
+
+static int default_state_dir(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg == '/')
+		n = snprintf(out, len, "%s/skyfs", xdg);
+	else if (home && *home)
+		n = snprintf(out, len, "%s/.local/state/skyfs", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void *skyfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	int rc;
+
+	(void)conn;
+	/* everything changes behind the kernel's back: no attribute caching */
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	/* unlink of an open job file is a cancel, never a rename to .fuse_hidden */
+	cfg->hard_remove = 1;
+	rc = sky_sched_start();
+	if (rc)
+		log_error("cannot start the scheduler: %s", strerror(-rc));
+	log_info("skyfs %s mounted, state in %s", SKYFS_VERSION, sky_sched_state_dir());
+	return NULL;
+}
+
+void skyfs_destroy(void *data)
+{
+	(void)data;
+	log_info("unmounting: tearing down every pool");
+	sky_sched_close();
+	destroyed = 1;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	char state[PATH_MAX], logpath[PATH_MAX + 16], err[1024];
+	int rc;
+
+	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) == -1)
+		return 1;
+	if (opts.show_version) {
+		printf("skyfs %s\n", SKYFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_opt_free_args(&args);
+		return 0;
+	}
+	if (opts.show_help) {
+		usage(argv[0]);
+		fuse_opt_add_arg(&args, "--help");
+		args.argv[0][0] = '\0';
+		rc = fuse_main(args.argc, args.argv, &skyfs_ops, NULL);
+		fuse_opt_free_args(&args);
+		return rc ? 1 : 0;
+	}
+	if (opts.state) {
+		if (snprintf(state, sizeof(state), "%s", opts.state) >= (int)sizeof(state)) {
+			fprintf(stderr, "skyfs: state directory path too long\n");
+			return 2;
+		}
+	} else if (default_state_dir(state, sizeof(state))) {
+		fprintf(stderr, "skyfs: no state directory: set -o state=DIR or HOME\n");
+		return 2;
+	}
+	if (state[0] != '/') {
+		char cwd[PATH_MAX], abs[PATH_MAX * 2];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return 2;
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, state);
+		snprintf(state, sizeof(state), "%s", abs);
+	}
+	sky_log_set_level(opts.debug ? SKY_LOG_DEBUG : SKY_LOG_INFO);
+	if ((rc = sky_sched_open(state, err, sizeof(err)))) {
+		fprintf(stderr, "skyfs: %s\n", err);
+		fuse_opt_free_args(&args);
+		return 2;
+	}
+	snprintf(logpath, sizeof(logpath), "%s/skyfs.log", state);
+	if ((rc = sky_log_open(logpath, opts.foreground)))
+		fprintf(stderr, "skyfs: cannot open %s: %s\n", logpath, strerror(-rc));
+	fuse_opt_add_arg(&args, "-oauto_unmount");
+	fuse_opt_add_arg(&args, "-ofsname=skyfs");
+	fuse_opt_add_arg(&args, "-osubtype=skyfs");
+	rc = fuse_main(args.argc, args.argv, &skyfs_ops, NULL);
+	if (!destroyed)
+		sky_sched_close();   /* the mount never came up */
+	fuse_opt_free_args(&args);
+	free(opts.state);
+	sky_log_close();
+	return destroyed ? 0 : rc ? 1 : 0;
+}

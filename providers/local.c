@@ -1,0 +1,215 @@
+/* The local provider: a node is a working directory under the pool's state
+ * directory, and its jobs are processes on this machine (transport/local.c).
+ * It offers "accelerator = none" always and, where `nvidia-smi -L` lists
+ * GPUs, those GPUs; then every job slot of every node gets its own devices
+ * through CUDA_VISIBLE_DEVICES, so slots never share a GPU. */
+#define LOG_MODULE "local"
+#include "providers/provider.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "catalog/accel.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "scheduler/spec.h"
+#include "transport/transport.h"
+
+#define MAX_GPUS 64
+
+struct gpu {
+	char index[16];
+	char model[64];
+};
+
+struct local_state {
+	char dir[4096];            /* the pool's state dir */
+	int per_node;              /* devices each node gets (slots x count) */
+	int n_gpus;
+	char gpus[MAX_GPUS][16];   /* indexes of the matching GPUs */
+};
+
+/* Parses `nvidia-smi -L`: "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-...)". */
+static int list_gpus(struct gpu *gpus, int max)
+{
+	char *argv[] = { "nvidia-smi", "-L", NULL };
+	struct sky_buf out = { 0 };
+	char *line, *save = NULL;
+	int status = 0, n = 0, rc;
+
+	rc = sky_run_capture(argv, 10000, &out, 1 << 16, &status);
+	if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !out.data)
+		goto out;
+	for (line = strtok_r(out.data, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned idx;
+		char *model, *end;
+
+		if (sscanf(line, "GPU %u:", &idx) != 1)
+			continue;
+		model = strchr(line, ':') + 1;
+		while (*model == ' ')
+			model++;
+		end = strstr(model, " (UUID");
+		if (end)
+			*end = '\0';
+		snprintf(gpus[n].index, sizeof(gpus[n].index), "%u", idx);
+		sky_strlcpy(gpus[n].model, model, sizeof(gpus[n].model));
+		n++;
+	}
+out:
+	if (rc && rc != -ENOENT)
+		log_warn("nvidia-smi -L: %s", strerror(-rc));
+	sky_buf_free(&out);
+	return n;
+}
+
+static int local_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
+			struct sky_err *err)
+{
+	struct gpu gpus[MAX_GPUS];
+	struct sky_offer *o;
+	int ng = list_gpus(gpus, MAX_GPUS), i, j;
+	size_t k = 0;
+
+	(void)spec;
+	(void)err;
+	o = calloc((size_t)ng + 1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	/* one offer per GPU model, with all the devices of that model */
+	for (i = 0; i < ng; i++) {
+		for (j = 0; j < (int)k; j++)
+			if (!strcmp(o[j].accelerator, gpus[i].model))
+				break;
+		if (j < (int)k) {
+			o[j].accelerator_count++;
+			continue;
+		}
+		sky_strlcpy(o[k].accelerator, gpus[i].model, sizeof(o[k].accelerator));
+		o[k].accelerator_count = 1;
+		k++;
+	}
+	k++;   /* the accelerator-less offer, last */
+	for (j = 0; j < (int)k; j++) {
+		snprintf(o[j].provider, sizeof(o[j].provider), "local");
+		snprintf(o[j].instance_type, sizeof(o[j].instance_type), "local");
+		snprintf(o[j].region, sizeof(o[j].region), "local");
+		o[j].market = SKY_MARKET_ON_DEMAND;
+	}
+	*out = o;
+	*n = k;
+	return 0;
+}
+
+static int local_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
+{
+	const struct sky_spec *spec = pool->spec;
+	struct local_state *st;
+	struct gpu gpus[MAX_GPUS];
+	int ng, i, need;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (sky_strlcpy(st->dir, pool->state_dir, sizeof(st->dir)) >= sizeof(st->dir)) {
+		free(st);
+		return -ENAMETOOLONG;
+	}
+	if (spec->accelerator[0]) {
+		ng = list_gpus(gpus, MAX_GPUS);
+		for (i = 0; i < ng; i++)
+			if (sky_accel_match(spec->accelerator, gpus[i].model))
+				sky_strlcpy(st->gpus[st->n_gpus++], gpus[i].index,
+					    sizeof(st->gpus[0]));
+		st->per_node = spec->slots * spec->accelerator_count;
+		need = spec->nodes * st->per_node;
+		if (need > st->n_gpus) {
+			sky_err_set(err, "local: %d x %s needed (%d nodes x %d slots x %d), "
+				    "this machine has %d", need, spec->accelerator, spec->nodes,
+				    spec->slots, spec->accelerator_count, st->n_gpus);
+			free(st);
+			return -EAGAIN;
+		}
+	}
+	*state = st;
+	return 0;
+}
+
+static int local_provision(void *state, int rank, struct sky_instance *inst,
+			   struct sky_err *err)
+{
+	struct local_state *st = state;
+	int rc, i;
+
+	snprintf(inst->id, sizeof(inst->id), "local-%d", rank);
+	snprintf(inst->address, sizeof(inst->address), "127.0.0.1");
+	if (snprintf(inst->workdir, sizeof(inst->workdir), "%s/nodes/node-%d", st->dir, rank) >=
+	    (int)sizeof(inst->workdir))
+		return -ENAMETOOLONG;
+	rc = sky_mkdir_p(inst->workdir, 0755);
+	if (rc) {
+		sky_err_set(err, "local: cannot create %s: %s", inst->workdir, strerror(-rc));
+		return rc;
+	}
+	inst->n_devices = 0;
+	for (i = 0; i < st->per_node && i < (int)SKY_ARRAY_SIZE(inst->devices); i++)
+		sky_strlcpy(inst->devices[inst->n_devices++], st->gpus[rank * st->per_node + i],
+			    sizeof(inst->devices[0]));
+	inst->transport = &sky_transport_local;
+	inst->state = SKY_INST_RUNNING;
+	return 0;
+}
+
+static int local_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	struct stat sb;
+
+	(void)state;
+	(void)err;
+	inst->state = stat(inst->workdir, &sb) ? SKY_INST_GONE : SKY_INST_RUNNING;
+	return 0;
+}
+
+static int local_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	int rc;
+
+	(void)state;
+	rc = sky_rm_rf(inst->workdir);
+	if (rc) {
+		sky_err_set(err, "local: cannot remove %s: %s", inst->workdir, strerror(-rc));
+		return rc;
+	}
+	inst->state = SKY_INST_GONE;
+	return 0;
+}
+
+static int local_teardown(void *state, struct sky_err *err)
+{
+	struct local_state *st = state;
+	char nodes[4096 + 8];
+
+	(void)err;
+	if (!st)
+		return 0;
+	snprintf(nodes, sizeof(nodes), "%s/nodes", st->dir);
+	sky_rm_rf(nodes);
+	free(st);
+	return 0;
+}
+
+const struct sky_provider_ops sky_provider_local = {
+	.name = "local",
+	.offers = local_offers,
+	.prepare = local_prepare,
+	.provision = local_provision,
+	.get_instance = local_get_instance,
+	.terminate = local_terminate,
+	.teardown = local_teardown,
+};

@@ -1,0 +1,101 @@
+/* The provider interface: the one table of operations every provider
+ * (local, ssh, aws, runpod, vastai, lambda, slurm, container) implements, and
+ * the registry that lists them.
+ *
+ * Threading and blocking: the scheduler calls these from its provisioning
+ * and teardown worker threads, never from a FUSE handler, and never while
+ * holding the scheduler lock. Any call may block on the network; each one
+ * must bound its own waits (timeouts on every network call).
+ *
+ * Errors: every operation returns 0 or -errno and, on failure, writes a one
+ * line reason into err (struct sky_err), which ends up in the pool's status,
+ * events and plan. -EAGAIN means "capacity/price/quota: try the next
+ * candidate"; -EACCES means "credentials refused: provider unusable".
+ * Reasons never contain credentials.
+ *
+ * Ownership: prepare() creates the per-pool provider state (*state); the
+ * scheduler owns it from then on and hands it back to teardown(), which frees
+ * it. Instances are plain values (struct sky_instance) owned by the node. */
+#ifndef SKY_PROVIDER_H
+#define SKY_PROVIDER_H
+
+#include <stddef.h>
+
+struct sky_spec;
+struct sky_transport_ops;
+
+struct sky_err {
+	char msg[512];
+};
+void sky_err_set(struct sky_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+enum sky_market { SKY_MARKET_ON_DEMAND, SKY_MARKET_SPOT };
+const char *sky_market_name(enum sky_market m);
+
+/* One thing a provider can run a node on. */
+struct sky_offer {
+	char provider[32];
+	char instance_type[64];      /* provider's name for the node shape */
+	char region[32];
+	char accelerator[64];        /* device name as the provider reports it; "" for none */
+	int accelerator_count;       /* devices per node */
+	enum sky_market market;
+	double price_usd_per_hour;   /* per node */
+};
+
+enum sky_instance_state {
+	SKY_INST_PENDING,
+	SKY_INST_RUNNING,
+	SKY_INST_STOPPING,
+	SKY_INST_GONE,
+};
+const char *sky_instance_state_name(enum sky_instance_state s);
+
+/* One node as the provider sees it. */
+struct sky_instance {
+	char id[128];                /* provider's instance id */
+	char address[128];           /* how the transport reaches it */
+	char workdir[4096];          /* node-side directory skyfs may use */
+	enum sky_instance_state state;
+	/* how jobs reach this node; set by provision() */
+	const struct sky_transport_ops *transport;
+	/* device ids the node's slots split between them ("0", "1", ...) */
+	char devices[16][16];
+	int n_devices;
+};
+
+/* What prepare() learns about the pool. */
+struct sky_pool_info {
+	const char *name;            /* pool directory name */
+	const char *state_dir;       /* the pool's private directory in the state dir */
+	const struct sky_spec *spec;
+	const struct sky_offer *offer;   /* the chosen offer */
+};
+
+struct sky_provider_ops {
+	const char *name;
+	/* Lists every offer for spec into a malloc'd array (*out, *n; caller
+	 * frees). May return zero offers. */
+	int (*offers)(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
+		      struct sky_err *err);
+	/* Creates per-pool resources (keys, networks) and the state handle. */
+	int (*prepare)(const struct sky_pool_info *pool, void **state, struct sky_err *err);
+	/* Creates node number rank. Returns once the provider accepted it;
+	 * the instance may still be pending. */
+	int (*provision)(void *state, int rank, struct sky_instance *inst, struct sky_err *err);
+	/* Refreshes inst->state (and address once known). */
+	int (*get_instance)(void *state, struct sky_instance *inst, struct sky_err *err);
+	/* Stops the node and everything running on it; returns when it is gone
+	 * or confirmed going. Idempotent. */
+	int (*terminate)(void *state, struct sky_instance *inst, struct sky_err *err);
+	/* Frees per-pool resources and the state handle itself. */
+	int (*teardown)(void *state, struct sky_err *err);
+};
+
+/* The registry: NULL when no provider has that name. */
+const struct sky_provider_ops *sky_provider_find(const char *name);
+/* Comma-separated list of registered names, for error messages. */
+const char *sky_provider_names(void);
+
+#endif

@@ -1,0 +1,189 @@
+/* The scheduler's data model, shared by the files of scheduler/ only.
+ *
+ * Locking: one mutex, g.lock, protects every field below that is not marked
+ * otherwise: the pool map, every pool, node, job and task. FUSE handlers,
+ * the dispatch thread, pool workers and transport completions all take it
+ * briefly; nobody holds it across a provider call or a wait for a job.
+ * g.changed is broadcast whenever a job or pool changes state (waiters
+ * re-check by name, so nothing holds pointers across an unlock).
+ *
+ * Ownership: g.pools owns pools; a pool owns its nodes, jobs (by name) and
+ * its worker thread; a job owns its tasks. Pointers between them are
+ * borrowed. A pool is freed only by sky_pool_remove() or at close, after its
+ * worker has been joined and no task is running. */
+#ifndef SKY_SCHED_INTERNAL_H
+#define SKY_SCHED_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+
+#include "common/map.h"
+#include "common/util.h"
+#include "providers/provider.h"
+#include "scheduler/payload.h"
+#include "scheduler/queue.h"
+#include "scheduler/sched.h"
+#include "scheduler/spec.h"
+
+struct sky_exec;
+
+enum sky_pool_state {
+	POOL_EMPTY, POOL_INVALID, POOL_PROVISIONING, POOL_READY, POOL_DEGRADED,
+	POOL_FAILED, POOL_TERMINATING, POOL_STOPPED,
+};
+enum sky_job_state {
+	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_LOST,
+};
+enum sky_node_state { NODE_PROVISIONING, NODE_READY, NODE_FAILED, NODE_TERMINATING, NODE_GONE };
+/* Why a pool's worker is asked to stop. */
+enum sky_stop_reason { STOP_NONE, STOP_REMOVE, STOP_UNMOUNT, STOP_EXPIRED };
+
+#define SKY_MAX_SLOTS 1024
+
+struct sky_pool;
+struct sky_job;
+
+struct sky_node {
+	struct sky_pool *pool;
+	int rank;
+	char name[32];
+	enum sky_node_state state;
+	struct sky_instance inst;
+	int running;
+	unsigned char *slot_busy;        /* spec->slots entries */
+	double up_since, down_at;        /* for cost */
+	double price;
+	char error[512];
+};
+
+/* One execution of a job on one node; a broadcast job has one per node. */
+struct sky_task {
+	struct sky_job *job;
+	struct sky_qlink qlink;          /* in pool->queue while queued */
+	int pinned_rank;                 /* broadcast: the node it must run on; else -1 */
+	struct sky_node *node;           /* while running / after */
+	int slot;
+	struct sky_exec *exec;           /* while running */
+	int running, ended;
+	int status;                      /* wait(2) status once ended */
+	char *error;                     /* reason it never ran, or NULL */
+	double started, ended_at;
+	int kill_sent;                   /* SIGKILL follow-up done */
+	double term_at;                  /* when SIGTERM was sent, for the grace */
+};
+
+struct sky_job {
+	struct sky_pool *pool;
+	char name[256];
+	int broadcast;
+	enum sky_job_state state;
+	enum sky_payload_kind kind;
+	int attempts;
+	int cancelled;                   /* unlink/rmdir asked for it */
+	double submitted, started, ended;
+	int exit_code;                   /* valid once ended */
+	char *error;                     /* why it failed without running, or NULL */
+	struct sky_task *tasks;
+	int n_tasks;                     /* 0 for a broadcast not yet expanded */
+	int tasks_ended;
+	off_t size;                      /* payload bytes */
+	int requeue;                     /* put back in the queue once its tasks stopped */
+	int sealed;                      /* upload complete: may be dispatched */
+	struct sky_qlink bqlink;         /* in pool->pending_bcast until expanded */
+};
+
+struct sky_pool {
+	char name[256];
+	char dir[PATH_MAX];              /* state_dir/pools/<name> */
+	enum sky_pool_state state;
+	char error[1024];                /* last problem, shown in status */
+	char *spec_text;                 /* last accepted spec, NULL if none */
+	struct sky_spec spec;            /* parsed spec_text; valid when spec_text */
+	struct sky_offer offer;          /* the chosen offer */
+	struct sky_node *nodes;          /* spec.nodes entries while active */
+	int n_nodes;
+	struct sky_map jobs;             /* name -> struct sky_job (results exist) */
+	struct sky_map staging;          /* names being uploaded -> (void *)broadcast+1 */
+	struct sky_queue queue;          /* queued tasks, FIFO */
+	struct sky_queue pending_bcast;  /* broadcast jobs waiting for ready nodes */
+	int counts[JOB_LOST + 1];        /* jobs per state */
+	double created, ready_at, last_activity;
+	pthread_t worker;
+	int worker_alive;                /* joinable worker exists */
+	int worker_done;                 /* it returned; join it */
+	enum sky_stop_reason stop;
+	int removing;                    /* rmdir in progress */
+};
+
+struct sky_global {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;          /* job or pool state changed */
+	pthread_cond_t work;             /* pool workers: a stop was asked for */
+	pthread_cond_t dispatch;         /* dispatcher: something to do */
+	int kicked;                      /* dispatch requested since its last pass */
+	struct sky_task **terminating;   /* tasks sent SIGTERM, awaiting the grace */
+	size_t n_terminating, cap_terminating;
+	char state_dir[PATH_MAX];
+	int lock_fd;
+	struct sky_map pools;
+	pthread_t dispatcher;
+	int dispatcher_alive;
+	int quitting;
+};
+
+extern struct sky_global g;
+
+/* sched.c */
+void sched_kick(void);                                    /* lock held */
+void sched_cond_wait(pthread_cond_t *c, double secs);     /* lock held */
+int sched_start_dispatcher(void);
+void sched_stop_dispatcher(void);
+/* Sends SIGTERM to a running task, SIGKILL after the grace (lock held). */
+void sched_cancel_task(struct sky_task *t);
+void sched_task_forget(struct sky_task *t);               /* lock held */
+#define SKY_CANCEL_GRACE_S 3.0
+
+/* pool.c */
+struct sky_pool *pool_get(const char *name);              /* lock held */
+void pool_event(struct sky_pool *p, const char *fmt, ...)  /* lock held or not */
+	__attribute__((format(printf, 2, 3)));
+void pool_set_state(struct sky_pool *p, enum sky_pool_state s);
+const char *pool_state_name(enum sky_pool_state s);
+struct sky_pool *pool_new(const char *name);
+void pool_free(struct sky_pool *p);
+void pool_check_timers(struct sky_pool *p, double now);   /* lock held */
+/* Asks the worker to stop and waits for it (lock held; drops it while
+ * waiting). Returns -EINTR if interrupted (the stop goes on). */
+int pool_stop_and_join(struct sky_pool *p, enum sky_stop_reason why,
+		       int (*interrupted)(void));
+double pool_rate(const struct sky_pool *p);
+double pool_accrued(const struct sky_pool *p, double now);
+
+/* job.c */
+const char *job_state_name(enum sky_job_state s);
+void job_set_state(struct sky_job *j, enum sky_job_state s);
+void job_free(struct sky_job *j);
+/* Makes the tasks of a queued job and queues them (lock held). */
+int job_enqueue(struct sky_job *j);
+/* A task ended (lock held): records it and finishes the job when all did. */
+void job_task_ended(struct sky_task *t, int status, const char *err);
+/* Takes every running task of the pool down (lock held), requeueing or
+ * cancelling their jobs per `why`. */
+void job_pool_stopping(struct sky_pool *p, enum sky_stop_reason why);
+int job_running_tasks(const struct sky_pool *p);
+void job_expand_pending(struct sky_pool *p);            /* lock held */
+
+/* store.c: the on-disk layout of the state directory */
+int store_pool_path(const struct sky_pool *p, const char *rel, char *out, size_t len);
+int store_job_path(const struct sky_job *j, const char *rel, char *out, size_t len);
+int store_job_save(const struct sky_job *j);              /* lock held */
+int store_load_pools(void);
+int store_write_exit(const char *dir, int code);
+
+/* render.c */
+int render_pool_status(const struct sky_pool *p, struct sky_buf *out);
+int render_pool_cost(const struct sky_pool *p, struct sky_buf *out);
+int render_node(const struct sky_node *n, struct sky_buf *out);
+int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out);
+
+#endif

@@ -1,0 +1,780 @@
+/* Jobs: staging an upload, submission, tasks and their queue, cancel,
+ * completion and the results a job leaves behind. A job is a payload plus
+ * one task (or one per node for a broadcast); the job ends when its last
+ * task does, and its exit file is written last, atomically. */
+#define LOG_MODULE "job"
+#include "scheduler/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "transport/transport.h"
+
+#define EXIT_NOT_RUN 127       /* the payload could not start */
+#define EXIT_CANCELLED 143     /* 128 + SIGTERM, also for jobs cancelled in the queue */
+
+static const char *const job_state_names[] = {
+	[JOB_QUEUED] = "queued", [JOB_RUNNING] = "running", [JOB_SUCCEEDED] = "succeeded",
+	[JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled", [JOB_LOST] = "lost",
+};
+
+const char *job_state_name(enum sky_job_state s)
+{
+	return job_state_names[s];
+}
+
+static int job_active(const struct sky_job *j)
+{
+	return j->state == JOB_QUEUED || j->state == JOB_RUNNING;
+}
+
+void job_set_state(struct sky_job *j, enum sky_job_state s)
+{
+	struct sky_pool *p = j->pool;
+
+	if (j->state == s)
+		return;
+	p->counts[j->state]--;
+	p->counts[s]++;
+	j->state = s;
+	p->last_activity = sky_mono();
+	pthread_cond_broadcast(&g.changed);
+}
+
+static void free_tasks(struct sky_job *j)
+{
+	int i;
+
+	for (i = 0; i < j->n_tasks; i++) {
+		if (sky_queue_linked(&j->tasks[i].qlink))
+			sky_queue_remove(&j->pool->queue, &j->tasks[i].qlink);
+		sched_task_forget(&j->tasks[i]);
+		free(j->tasks[i].error);
+	}
+	free(j->tasks);
+	j->tasks = NULL;
+	j->n_tasks = 0;
+	j->tasks_ended = 0;
+}
+
+void job_free(struct sky_job *j)
+{
+	if (sky_queue_linked(&j->bqlink))
+		sky_queue_remove(&j->pool->pending_bcast, &j->bqlink);
+	free_tasks(j);
+	free(j->error);
+	free(j);
+}
+
+static int make_tasks(struct sky_job *j, int n)
+{
+	int i;
+
+	j->tasks = calloc((size_t)n, sizeof(*j->tasks));
+	if (!j->tasks)
+		return -ENOMEM;
+	j->n_tasks = n;
+	for (i = 0; i < n; i++) {
+		j->tasks[i].job = j;
+		j->tasks[i].pinned_rank = -1;
+		j->tasks[i].slot = -1;
+	}
+	return 0;
+}
+
+/* A broadcast runs once on every node that is ready when it is expanded. */
+static int expand_broadcast(struct sky_job *j)
+{
+	struct sky_pool *p = j->pool;
+	int i, n = 0, k = 0, rc;
+
+	for (i = 0; i < p->n_nodes; i++)
+		n += p->nodes[i].state == NODE_READY;
+	if (!n)
+		return -EAGAIN;
+	if ((rc = make_tasks(j, n)))
+		return rc;
+	for (i = 0; i < p->n_nodes; i++) {
+		if (p->nodes[i].state != NODE_READY)
+			continue;
+		j->tasks[k].pinned_rank = i;
+		j->tasks[k].node = &p->nodes[i];   /* names its result directory */
+		sky_queue_push(&p->queue, &j->tasks[k].qlink);
+		k++;
+	}
+	return 0;
+}
+
+int job_enqueue(struct sky_job *j)
+{
+	struct sky_pool *p = j->pool;
+	int rc;
+
+	free_tasks(j);
+	if (j->broadcast) {
+		if ((p->state == POOL_READY || p->state == POOL_DEGRADED) && !expand_broadcast(j))
+			goto out;
+		if (!sky_queue_linked(&j->bqlink))
+			sky_queue_push(&p->pending_bcast, &j->bqlink);
+		goto out;
+	}
+	if ((rc = make_tasks(j, 1)))
+		return rc;
+	sky_queue_push(&p->queue, &j->tasks[0].qlink);
+out:
+	sched_kick();
+	return 0;
+}
+
+/* Called by the dispatcher for a pool that became ready. */
+void job_expand_pending(struct sky_pool *p)
+{
+	struct sky_qlink *l;
+
+	while ((l = sky_queue_peek(&p->pending_bcast))) {
+		struct sky_job *j = sky_queue_entry(l, struct sky_job, bqlink);
+		if (expand_broadcast(j))
+			break;
+		sky_queue_remove(&p->pending_bcast, l);
+	}
+}
+
+static void requeue_now(struct sky_job *j);
+
+static int exit_code_of(const struct sky_task *t)
+{
+	if (t->error)
+		return EXIT_NOT_RUN;
+	if (WIFEXITED(t->status))
+		return WEXITSTATUS(t->status);
+	if (WIFSIGNALED(t->status))
+		return 128 + WTERMSIG(t->status);
+	return EXIT_NOT_RUN;
+}
+
+/* Writes a message into a result's stderr (for jobs that never ran). */
+static void note_stderr(const struct sky_job *j, const char *sub, const char *msg)
+{
+	char rel[PATH_MAX], path[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "%s%sstderr", sub ? sub : "", sub ? "/" : "");
+	if (store_job_path(j, rel, path, sizeof(path)))
+		return;
+	sky_append_line(path, msg);
+}
+
+static void job_finish(struct sky_job *j, int exit_code)
+{
+	char dir[PATH_MAX];
+	enum sky_job_state s;
+
+	j->ended = sky_now();
+	j->exit_code = exit_code;
+	if (j->cancelled)
+		s = JOB_CANCELLED;
+	else if (exit_code == 0 && !j->error)
+		s = JOB_SUCCEEDED;
+	else
+		s = JOB_FAILED;
+	job_set_state(j, s);
+	store_job_save(j);
+	/* exit comes last: its presence means everything else is complete */
+	if (!store_job_path(j, NULL, dir, sizeof(dir)))
+		store_write_exit(dir, exit_code);
+	log_debug("pool %s job %s %s (exit %d)", j->pool->name, j->name, job_state_name(s),
+		  exit_code);
+}
+
+void job_task_ended(struct sky_task *t, int status, const char *err)
+{
+	struct sky_job *j = t->job;
+	struct sky_node *n = t->node;
+	char dir[PATH_MAX];
+	int i, code = 0, was_running = t->running;
+
+	t->running = 0;
+	t->ended = 1;
+	t->exec = NULL;
+	t->status = status;
+	t->ended_at = sky_now();
+	if (err && !t->error)
+		t->error = strdup(err);
+	sched_task_forget(t);
+	if (n && was_running) {
+		n->running--;
+		if (t->slot >= 0)
+			n->slot_busy[t->slot] = 0;
+	}
+	j->tasks_ended++;
+	if (j->broadcast && n && !store_job_path(j, n->name, dir, sizeof(dir))) {
+		if (t->error)
+			note_stderr(j, n->name, t->error);
+		store_write_exit(dir, exit_code_of(t));
+	} else if (!j->broadcast && t->error) {
+		note_stderr(j, NULL, t->error);
+	}
+	sched_kick();
+	if (j->tasks_ended < j->n_tasks)
+		return;
+	if (j->requeue && !j->cancelled) {
+		requeue_now(j);
+		return;
+	}
+	/* the first non-zero exit, in rank order, is the job's */
+	for (i = 0; i < j->n_tasks && !code; i++)
+		code = exit_code_of(&j->tasks[i]);
+	if (!j->error) {
+		for (i = 0; i < j->n_tasks; i++)
+			if (j->tasks[i].error) {
+				j->error = strdup(j->tasks[i].error);
+				break;
+			}
+	}
+	job_finish(j, j->cancelled && !code ? EXIT_CANCELLED : code);
+}
+
+/* Ends a job whose tasks never started (cancel in the queue, bad payload). */
+static void job_end_unstarted(struct sky_job *j, int code)
+{
+	free_tasks(j);
+	if (sky_queue_linked(&j->bqlink))
+		sky_queue_remove(&j->pool->pending_bcast, &j->bqlink);
+	job_finish(j, code);
+}
+
+/* Cancels j; running tasks get SIGTERM and end through their transport. */
+static void job_cancel_locked(struct sky_job *j, const char *why)
+{
+	int i, running = 0;
+
+	if (!job_active(j))
+		return;
+	j->cancelled = 1;
+	if (why && !j->error)
+		j->error = strdup(why);
+	for (i = 0; i < j->n_tasks; i++) {
+		struct sky_task *t = &j->tasks[i];
+		if (t->running) {
+			sched_cancel_task(t);
+			running++;
+		} else if (!t->ended) {
+			if (sky_queue_linked(&t->qlink))
+				sky_queue_remove(&j->pool->queue, &t->qlink);
+			t->ended = 1;
+			j->tasks_ended++;
+		}
+	}
+	if (!running)
+		job_end_unstarted(j, EXIT_CANCELLED);
+}
+
+int job_running_tasks(const struct sky_pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->n_nodes; i++)
+		n += p->nodes[i].running;
+	return n;
+}
+
+struct stop_arg {
+	enum sky_stop_reason why;
+	const char *reason;
+};
+
+/* Puts a job whose tasks all stopped back in the queue. */
+static void requeue_now(struct sky_job *j)
+{
+	j->requeue = 0;
+	j->started = 0;
+	job_set_state(j, JOB_QUEUED);
+	job_enqueue(j);
+	store_job_save(j);
+}
+
+static int stop_job_cb(const char *key, void *value, void *arg)
+{
+	struct sky_job *j = value;
+	struct stop_arg *sa = arg;
+	int i;
+
+	(void)key;
+	if (sa->why == STOP_REMOVE) {
+		job_cancel_locked(j, "pool removed");
+		return 0;
+	}
+	if (j->state == JOB_QUEUED && j->broadcast && j->n_tasks) {
+		/* its tasks were bound to nodes that are going away */
+		free_tasks(j);
+		sky_queue_push(&j->pool->pending_bcast, &j->bqlink);
+		return 0;
+	}
+	if (j->state != JOB_RUNNING)
+		return 0;
+	if (sa->why == STOP_EXPIRED) {
+		job_cancel_locked(j, sa->reason);
+		return 0;
+	}
+	/* unmount: the job runs again when the pool comes back */
+	j->requeue = 1;
+	for (i = 0; i < j->n_tasks; i++) {
+		struct sky_task *t = &j->tasks[i];
+		if (t->running) {
+			sched_cancel_task(t);
+		} else if (!t->ended) {
+			if (sky_queue_linked(&t->qlink))
+				sky_queue_remove(&j->pool->queue, &t->qlink);
+			t->ended = 1;
+			j->tasks_ended++;
+		}
+	}
+	if (j->tasks_ended == j->n_tasks)
+		requeue_now(j);
+	return 0;
+}
+
+void job_pool_stopping(struct sky_pool *p, enum sky_stop_reason why)
+{
+	struct stop_arg sa = { why, p->error[0] ? p->error : "pool stopped" };
+
+	sky_map_each(&p->jobs, stop_job_cb, &sa);
+}
+
+/* ---- public operations (sched.h) ------------------------------------------ */
+
+static struct sky_pool *pool_for_jobs(const char *pool, int *rc)
+{
+	struct sky_pool *p = pool_get(pool);
+
+	*rc = 0;
+	if (!p)
+		*rc = -ENOENT;
+	else if (p->removing)
+		*rc = -EBUSY;
+	return p;
+}
+
+int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
+{
+	struct sky_pool *p;
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = sky_name_check(job)))
+		return rc == -ENAMETOOLONG ? rc : -EINVAL;
+	pthread_mutex_lock(&g.lock);
+	p = pool_for_jobs(pool, &rc);
+	if (rc)
+		goto out;
+	if (sky_map_get(&p->jobs, job) || sky_map_get(&p->staging, job)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	store_pool_path(p, "staging", path, sizeof(path));
+	if ((rc = sky_mkdir_p(path, 0700)))
+		goto out;
+	if (snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", job) >=
+	    (int)(sizeof(path) - strlen(path))) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = sky_map_put(&p->staging, job, (void *)(long)(broadcast + 1));
+	if (rc) {
+		close(*fd);
+		unlink(path);
+	}
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+void sky_job_unstage(const char *pool, const char *job)
+{
+	struct sky_pool *p;
+	char rel[PATH_MAX], path[PATH_MAX];
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (p && sky_map_del(&p->staging, job)) {
+		snprintf(rel, sizeof(rel), "staging/%s", job);
+		if (!store_pool_path(p, rel, path, sizeof(path)))
+			unlink(path);
+	}
+	pthread_mutex_unlock(&g.lock);
+}
+
+int sky_job_submit(const char *pool, const char *job, int broadcast)
+{
+	struct sky_pool *p;
+	struct sky_job *j = NULL;
+	char staged[PATH_MAX], dir[PATH_MAX], payload[PATH_MAX + 16], rel[PATH_MAX];
+	int rc;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (!p || !sky_map_get(&p->staging, job)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	snprintf(rel, sizeof(rel), "staging/%s", job);
+	store_pool_path(p, rel, staged, sizeof(staged));
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	j->pool = p;
+	snprintf(j->name, sizeof(j->name), "%s", job);
+	j->broadcast = broadcast;
+	j->exit_code = -1;
+	j->submitted = sky_now();
+	j->state = JOB_QUEUED;
+	store_job_path(j, NULL, dir, sizeof(dir));
+	snprintf(payload, sizeof(payload), "%s/payload", dir);
+	/* the open descriptor follows the inode: later writes land in payload */
+	if (mkdir(dir, 0755) || rename(staged, payload)) {
+		rc = -errno;
+		rmdir(dir);
+		goto out;
+	}
+	if (!j->broadcast) {
+		/* present (empty) from the start, so that tail -f can begin at once */
+		char path[PATH_MAX + 16];
+		snprintf(path, sizeof(path), "%s/stdout", dir);
+		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		snprintf(path, sizeof(path), "%s/stderr", dir);
+		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	}
+	if ((rc = sky_map_put(&p->jobs, j->name, j))) {
+		sky_rm_rf(dir);
+		goto out;
+	}
+	sky_map_del(&p->staging, job);
+	p->counts[JOB_QUEUED]++;
+	p->last_activity = sky_mono();
+	store_job_save(j);
+	pthread_cond_broadcast(&g.changed);
+	j = NULL;
+out:
+	pthread_mutex_unlock(&g.lock);
+	free(j);
+	return rc;
+}
+
+int sky_job_seal(const char *pool, const char *job, int broadcast)
+{
+	struct sky_pool *p;
+	struct sky_job *j;
+	enum sky_payload_kind kind = SKY_PAYLOAD_SCRIPT;
+	char payload[PATH_MAX], why[512];
+	struct stat st;
+	int rc, bad;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (p && sky_map_get(&p->staging, job)) {
+		pthread_mutex_unlock(&g.lock);
+		if ((rc = sky_job_submit(pool, job, broadcast)))
+			return rc;
+		pthread_mutex_lock(&g.lock);
+		p = pool_get(pool);
+	}
+	j = p ? sky_map_get(&p->jobs, job) : NULL;
+	if (!j || j->sealed || j->broadcast != broadcast) {
+		pthread_mutex_unlock(&g.lock);
+		return j ? 0 : -ENOENT;
+	}
+	j->sealed = 1;    /* from here nobody else seals or frees it but us... */
+	store_job_path(j, "payload", payload, sizeof(payload));
+	pthread_mutex_unlock(&g.lock);
+
+	/* ...so detection, which reads the payload, runs without the lock */
+	why[0] = '\0';
+	bad = sky_payload_detect(payload, &kind, why, sizeof(why));
+	if (!bad && kind == SKY_PAYLOAD_SHEBANG)
+		chmod(payload, 0755);
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	j = p ? sky_map_get(&p->jobs, job) : NULL;
+	if (!j || j->state != JOB_QUEUED) {
+		/* cancelled or removed during the upload */
+		rc = 0;
+		goto out;
+	}
+	j->kind = kind;
+	if (!stat(payload, &st))
+		j->size = st.st_size;
+	if (bad) {
+		j->error = strdup(why[0] ? why : strerror(-bad));
+		note_stderr(j, NULL, j->error);
+		pool_event(p, "job %s refused: %s", j->name, j->error);
+		job_finish(j, EXIT_NOT_RUN);
+		rc = 0;
+		goto out;
+	}
+	store_job_save(j);
+	rc = job_enqueue(j);
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_job_cancel(const char *pool, const char *job, int broadcast)
+{
+	struct sky_pool *p;
+	struct sky_job *j;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	j = p ? sky_map_get(&p->jobs, job) : NULL;
+	if (!j || j->broadcast != broadcast || !job_active(j)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	pool_event(p, "job %s cancelled", job);
+	job_cancel_locked(j, NULL);
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+struct each_arg {
+	sky_name_fn fn;
+	void *arg;
+	int broadcast;
+};
+
+static int list_active_cb(const char *key, void *value, void *arg)
+{
+	struct each_arg *ea = arg;
+	struct sky_job *j = value;
+
+	if (!job_active(j) || j->broadcast != ea->broadcast)
+		return 0;
+	return ea->fn(key, ea->arg);
+}
+
+static int list_staged_cb(const char *key, void *value, void *arg)
+{
+	struct each_arg *ea = arg;
+
+	if ((long)value - 1 != ea->broadcast)
+		return 0;
+	return ea->fn(key, ea->arg);
+}
+
+static int list_all_cb(const char *key, void *value, void *arg)
+{
+	struct each_arg *ea = arg;
+
+	(void)value;
+	return ea->fn(key, ea->arg);
+}
+
+int sky_job_list(const char *pool, int broadcast, sky_name_fn fn, void *arg)
+{
+	struct each_arg ea = { fn, arg, broadcast };
+	struct sky_pool *p;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (!p)
+		rc = -ENOENT;
+	else if (!sky_map_each(&p->jobs, list_active_cb, &ea))
+		sky_map_each(&p->staging, list_staged_cb, &ea);
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_job_lookup(const char *pool, const char *job, int broadcast, off_t *size)
+{
+	struct sky_pool *p;
+	struct sky_job *j;
+	void *staged;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (!p) {
+		rc = -ENOENT;
+		goto out;
+	}
+	j = sky_map_get(&p->jobs, job);
+	staged = sky_map_get(&p->staging, job);
+	if (j && job_active(j) && j->broadcast == broadcast)
+		*size = j->size;
+	else if (staged && (long)staged - 1 == broadcast)
+		*size = 0;
+	else
+		rc = -ENOENT;
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_result_list(const char *pool, sky_name_fn fn, void *arg)
+{
+	struct each_arg ea = { fn, arg, 0 };
+	struct sky_pool *p;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	if (!p)
+		rc = -ENOENT;
+	else
+		sky_map_each(&p->jobs, list_all_cb, &ea);
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+static struct sky_job *job_get(const char *pool, const char *job)
+{
+	struct sky_pool *p = pool_get(pool);
+
+	return p ? sky_map_get(&p->jobs, job) : NULL;
+}
+
+int sky_result_lookup(const char *pool, const char *job, int *broadcast)
+{
+	struct sky_job *j;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	if (j && broadcast)
+		*broadcast = j->broadcast;
+	pthread_mutex_unlock(&g.lock);
+	return j ? 0 : -ENOENT;
+}
+
+/* The task of broadcast job j on the node called node. */
+static struct sky_task *task_on(struct sky_job *j, const char *node)
+{
+	int i;
+
+	for (i = 0; i < j->n_tasks; i++)
+		if (j->tasks[i].node && !strcmp(j->tasks[i].node->name, node))
+			return &j->tasks[i];
+	return NULL;
+}
+
+int sky_result_render_status(const char *pool, const char *job, const char *node,
+			     struct sky_buf *out)
+{
+	struct sky_job *j;
+	struct sky_task *t = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	if (!j || (node && !(t = task_on(j, node))))
+		rc = -ENOENT;
+	else
+		rc = render_job_status(j, t, out);
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_result_wait(const char *pool, const char *job, const char *node,
+		    sky_interrupted_fn interrupted, int *exit_code)
+{
+	struct sky_job *j;
+	struct sky_task *t;
+	int rc;
+
+	pthread_mutex_lock(&g.lock);
+	for (;;) {
+		j = job_get(pool, job);
+		t = NULL;
+		if (!j || (node && !(t = task_on(j, node)))) {
+			rc = -ENOENT;
+			break;
+		}
+		if (t ? t->ended : !job_active(j)) {
+			*exit_code = t ? exit_code_of(t) : j->exit_code;
+			rc = 0;
+			break;
+		}
+		if (interrupted && interrupted()) {
+			rc = -EINTR;
+			break;
+		}
+		sched_cond_wait(&g.changed, 0.1);
+	}
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_result_ended(const char *pool, const char *job, const char *node)
+{
+	struct sky_job *j;
+	struct sky_task *t;
+	int ended = 0;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	if (j && node)
+		ended = (t = task_on(j, node)) && t->ended;
+	else if (j)
+		ended = !job_active(j);
+	pthread_mutex_unlock(&g.lock);
+	return ended;
+}
+
+int sky_result_disk_path(const char *pool, const char *job, const char *rel,
+			 char *out, size_t len)
+{
+	struct sky_job *j;
+	int rc;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	rc = j ? store_job_path(j, rel, out, len) : -ENOENT;
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_result_remove(const char *pool, const char *job)
+{
+	struct sky_pool *p;
+	struct sky_job *j;
+	char dir[PATH_MAX];
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_get(pool);
+	j = p ? sky_map_get(&p->jobs, job) : NULL;
+	if (!j) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (job_active(j)) {
+		rc = -EBUSY;
+		goto out;
+	}
+	store_job_path(j, NULL, dir, sizeof(dir));
+	sky_map_del(&p->jobs, job);
+	p->counts[j->state]--;
+	job_free(j);
+	rc = sky_rm_rf(dir);
+	pthread_cond_broadcast(&g.changed);
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/* The text of the generated files: pool status, cost, node files and job
+ * status. "key: value" lines after a first line that is the state word. */
+#include "scheduler/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const char *const node_state_names[] = {
+	[NODE_PROVISIONING] = "provisioning", [NODE_READY] = "ready",
+	[NODE_FAILED] = "failed", [NODE_TERMINATING] = "terminating", [NODE_GONE] = "gone",
+};
+
+static void put_time(struct sky_buf *out, const char *key, double t)
+{
+	char ts[40];
+
+	if (!t)
+		return;
+	sky_fmt_time(t, ts, sizeof(ts));
+	sky_buf_printf(out, "%s: %s\n", key, ts);
+}
+
+int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
+{
+	int i, ready = 0;
+
+	for (i = 0; i < p->n_nodes; i++)
+		ready += p->nodes[i].state == NODE_READY;
+	sky_buf_printf(out, "%s\n", pool_state_name(p->state));
+	if (p->error[0])
+		sky_buf_printf(out, "%s\n", p->error);
+	sky_buf_printf(out, "pool: %s\n", p->name);
+	if (p->spec_text) {
+		sky_buf_printf(out, "provider: %s\n", p->spec.provider);
+		sky_buf_printf(out, "accelerator: %s", p->spec.accelerator[0] ?
+			       p->spec.accelerator : "none");
+		if (p->spec.accelerator[0])
+			sky_buf_printf(out, ":%d", p->spec.accelerator_count);
+		sky_buf_printf(out, "\nnodes: %d\nslots: %d\n", p->spec.nodes, p->spec.slots);
+	}
+	sky_buf_printf(out, "nodes_ready: %d\n", ready);
+	sky_buf_printf(out, "jobs_queued: %d\njobs_running: %d\njobs_succeeded: %d\n"
+		       "jobs_failed: %d\njobs_cancelled: %d\njobs_lost: %d\n",
+		       p->counts[JOB_QUEUED], p->counts[JOB_RUNNING], p->counts[JOB_SUCCEEDED],
+		       p->counts[JOB_FAILED], p->counts[JOB_CANCELLED], p->counts[JOB_LOST]);
+	put_time(out, "created", p->created);
+	put_time(out, "ready_since", p->ready_at);
+	if (p->spec_text && p->spec.lifetime_s)
+		sky_buf_printf(out, "lifetime_s: %ld\n", p->spec.lifetime_s);
+	if (p->spec_text && p->spec.idle_timeout_s)
+		sky_buf_printf(out, "idle_timeout_s: %ld\n", p->spec.idle_timeout_s);
+	return out->data ? 0 : -ENOMEM;
+}
+
+int render_pool_cost(const struct sky_pool *p, struct sky_buf *out)
+{
+	sky_buf_printf(out, "rate_usd_per_hour: %.6f\naccrued_usd: %.6f\n", pool_rate(p),
+		       pool_accrued(p, sky_now()));
+	return out->data ? 0 : -ENOMEM;
+}
+
+int render_node(const struct sky_node *n, struct sky_buf *out)
+{
+	const struct sky_pool *p = n->pool;
+	int i;
+
+	sky_buf_printf(out, "state: %s\nprovider: %s\ninstance: %s\naddress: %s\n",
+		       node_state_names[n->state], p->spec.provider,
+		       n->inst.id[0] ? n->inst.id : "-", n->inst.address[0] ? n->inst.address : "-");
+	if (p->offer.accelerator[0])
+		sky_buf_printf(out, "accelerator: %s:%d\n", p->offer.accelerator,
+			       p->spec.accelerator_count);
+	else
+		sky_buf_printf(out, "accelerator: none\n");
+	sky_buf_printf(out, "market: %s\nprice_usd_per_hour: %.6f\nslots: %d\njobs_running: %d\n",
+		       sky_market_name(p->offer.market), n->price, p->spec.slots, n->running);
+	if (n->inst.n_devices) {
+		sky_buf_printf(out, "devices:");
+		for (i = 0; i < n->inst.n_devices; i++)
+			sky_buf_printf(out, "%s%s", i ? "," : " ", n->inst.devices[i]);
+		sky_buf_printf(out, "\n");
+	}
+	if (n->error[0])
+		sky_buf_printf(out, "error: %s\n", n->error);
+	return out->data ? 0 : -ENOMEM;
+}
+
+int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out)
+{
+	double started = t ? t->started : j->started, ended = t ? t->ended_at : j->ended;
+	int i;
+
+	if (t)
+		sky_buf_printf(out, "%s\n", t->ended ? (t->error || t->status ? "failed" :
+			       "succeeded") : t->running ? "running" : "queued");
+	else
+		sky_buf_printf(out, "%s\n", job_state_name(j->state));
+	if (!t && j->broadcast) {
+		sky_buf_printf(out, "kind: broadcast\nnodes:");
+		for (i = 0; i < j->n_tasks; i++)
+			sky_buf_printf(out, "%s%s", i ? "," : " ",
+				       j->tasks[i].node ? j->tasks[i].node->name : "-");
+		sky_buf_printf(out, "%s\n", j->n_tasks ? "" : " (when the pool is ready)");
+	} else {
+		const struct sky_task *tt = t ? t : j->n_tasks ? &j->tasks[0] : NULL;
+		if (tt && tt->node && (tt->running || tt->ended))
+			sky_buf_printf(out, "node: %s\n", tt->node->name);
+	}
+	sky_buf_printf(out, "attempts: %d\n", j->attempts);
+	put_time(out, "submitted", j->submitted);
+	put_time(out, "started", started);
+	put_time(out, "ended", ended);
+	if (started && ended)
+		sky_buf_printf(out, "duration_s: %.3f\n", ended - started);
+	if (!t && j->state != JOB_QUEUED && j->state != JOB_RUNNING)
+		sky_buf_printf(out, "exit: %d\n", j->exit_code);
+	if (j->error)
+		sky_buf_printf(out, "error: %s\n", j->error);
+	else if (t && t->error)
+		sky_buf_printf(out, "error: %s\n", t->error);
+	return out->data ? 0 : -ENOMEM;
+}

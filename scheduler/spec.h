@@ -1,0 +1,51 @@
+/* The pool spec: what a user writes into pools/<p>/spec.
+ *
+ * Two surface syntaxes with the same keys: "key = value" lines ('#' starts a
+ * comment, blank lines ignored) or one JSON object (first non-space byte
+ * '{'). The keys, their types and their bounds are one table in spec.c, so a
+ * later key is a new row, not a new code path.
+ *
+ * Ownership: sky_spec_parse() fills a caller-provided struct; the caller
+ * releases it with sky_spec_free(). No locking: a spec is a value. */
+#ifndef SKY_SPEC_H
+#define SKY_SPEC_H
+
+#include <stddef.h>
+
+#define SKY_SPEC_MAX_BYTES (1 << 20)  /* larger specs are refused (EFBIG) */
+#define SKY_PROVIDER_NAME_MAX 32
+#define SKY_ACCEL_NAME_MAX 64
+
+struct sky_spec_env {
+	char *name;   /* the NAME of env.NAME, a valid shell variable name */
+	char *value;
+};
+
+struct sky_spec {
+	char provider[SKY_PROVIDER_NAME_MAX];   /* default "local" */
+	int nodes;                              /* 1..1024, default 1 */
+	int slots;                              /* 1..1024, default 1 */
+	char accelerator[SKY_ACCEL_NAME_MAX];   /* "" means none */
+	int accelerator_count;                  /* per node; 0 when none */
+	char *setup;                            /* NULL when absent */
+	long lifetime_s;                        /* 0 = unlimited */
+	long idle_timeout_s;                    /* 0 = unlimited */
+	struct sky_spec_env *env;               /* in the order written */
+	size_t n_env;
+};
+
+/* Parses text (len bytes, need not be NUL-terminated). On success fills *out
+ * (defaults for absent keys) and returns 0. On failure returns -EINVAL (or
+ * -EFBIG past SKY_SPEC_MAX_BYTES, -ENOMEM) and writes one human line to err,
+ * naming the line and the problem:
+ *   line 3: unknown key "nodez" (did you mean "nodes"?)
+ * *out is left zeroed and needs no sky_spec_free() on failure. */
+int sky_spec_parse(const char *text, size_t len, struct sky_spec *out,
+		   char *err, size_t errlen);
+void sky_spec_free(struct sky_spec *s);
+
+/* Renders the keys of s as "key = value" lines (canonical form); the caller
+ * frees *out. Used for status and tests, not to replace what the user wrote. */
+int sky_spec_format(const struct sky_spec *s, char **out);
+
+#endif

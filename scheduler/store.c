@@ -1,0 +1,220 @@
+/* The on-disk layout of the state directory, and loading it back:
+ *
+ *   STATE/lock                    flock'd by the mount that owns it
+ *   STATE/skyfs.log
+ *   STATE/pools/<pool>/spec       last accepted spec
+ *   STATE/pools/<pool>/events     append-only event log
+ *   STATE/pools/<pool>/staging/   payloads being uploaded
+ *   STATE/pools/<pool>/nodes/     local provider node directories
+ *   STATE/pools/<pool>/results/<job>/
+ *        .job                     metadata, rewritten atomically per transition
+ *        payload, stdout, stderr, exit, files/, <node>/...
+ *
+ * Job metadata is "key=value" lines so that a human can read it in a pinch. */
+#define LOG_MODULE "store"
+#include "scheduler/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/names.h"
+
+int store_pool_path(const struct sky_pool *p, const char *rel, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s%s%s", p->dir, rel && *rel ? "/" : "", rel ? rel : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int store_job_path(const struct sky_job *j, const char *rel, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/results/%s%s%s", j->pool->dir, j->name,
+			 rel && *rel ? "/" : "", rel ? rel : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int store_write_exit(const char *dir, int code)
+{
+	char path[PATH_MAX], line[32];
+	int n = snprintf(line, sizeof(line), "%d\n", code);
+
+	if (snprintf(path, sizeof(path), "%s/exit", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return sky_write_file_atomic(path, line, (size_t)n, 0);
+}
+
+int store_job_save(const struct sky_job *j)
+{
+	struct sky_buf b = { 0 };
+	char path[PATH_MAX];
+	int rc, i;
+
+	sky_buf_printf(&b, "broadcast=%d\nstate=%s\nkind=%d\nattempts=%d\n"
+		       "submitted=%.3f\nstarted=%.3f\nended=%.3f\nexit=%d\nsize=%lld\nsealed=%d\n",
+		       j->broadcast, job_state_name(j->state), (int)j->kind, j->attempts,
+		       j->submitted, j->started, j->ended, j->exit_code, (long long)j->size,
+		       j->sealed);
+	if (j->error)
+		sky_buf_printf(&b, "error=%s\n", j->error);
+	for (i = 0; i < j->n_tasks; i++) {
+		const struct sky_task *t = &j->tasks[i];
+		sky_buf_printf(&b, "task=%s %d %.3f %.3f %d %d\n",
+			       t->node ? t->node->name : "-", t->slot, t->started, t->ended_at,
+			       t->ended, t->status);
+	}
+	if (!b.data)
+		return -ENOMEM;
+	rc = store_job_path(j, ".job", path, sizeof(path));
+	if (!rc)
+		rc = sky_write_file_atomic(path, b.data, b.len, 0);
+	if (rc)
+		log_warn("pool %s job %s: cannot save metadata: %s", j->pool->name, j->name,
+			 strerror(-rc));
+	sky_buf_free(&b);
+	return rc;
+}
+
+static enum sky_job_state parse_state(const char *s)
+{
+	int i;
+
+	for (i = JOB_QUEUED; i <= JOB_LOST; i++)
+		if (!strcmp(job_state_name(i), s))
+			return i;
+	return JOB_LOST;
+}
+
+/* Loaded tasks keep their results for status; nodes are gone, so the node
+ * name lives on in the per-task record only through its directory. */
+static void load_job(struct sky_pool *p, const char *name)
+{
+	struct sky_job *j = calloc(1, sizeof(*j));
+	char path[PATH_MAX], *text = NULL, *line, *save = NULL;
+	int rc;
+
+	if (!j)
+		return;
+	j->pool = p;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->exit_code = -1;
+	rc = store_job_path(j, ".job", path, sizeof(path));
+	if (!rc)
+		rc = sky_read_file(path, &text, NULL, 1 << 20);
+	if (rc) {
+		j->state = JOB_LOST;
+		j->error = strdup("metadata unreadable after restart");
+		goto add;
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (!strcmp(line, "broadcast"))
+			j->broadcast = atoi(eq);
+		else if (!strcmp(line, "state"))
+			j->state = parse_state(eq);
+		else if (!strcmp(line, "kind"))
+			j->kind = (enum sky_payload_kind)atoi(eq);
+		else if (!strcmp(line, "attempts"))
+			j->attempts = atoi(eq);
+		else if (!strcmp(line, "submitted"))
+			j->submitted = atof(eq);
+		else if (!strcmp(line, "started"))
+			j->started = atof(eq);
+		else if (!strcmp(line, "ended"))
+			j->ended = atof(eq);
+		else if (!strcmp(line, "exit"))
+			j->exit_code = atoi(eq);
+		else if (!strcmp(line, "size"))
+			j->size = atoll(eq);
+		else if (!strcmp(line, "sealed"))
+			j->sealed = atoi(eq);
+		else if (!strcmp(line, "error") && !j->error)
+			j->error = strdup(eq);
+	}
+	free(text);
+	if (j->state == JOB_QUEUED && !j->sealed) {
+		j->state = JOB_LOST;
+		j->error = j->error ? j->error : strdup("upload interrupted by a daemon stop");
+		goto add;
+	}
+	/* a job cut short by the last stop runs again once the pool is back */
+	if (j->state == JOB_RUNNING) {
+		j->state = JOB_QUEUED;
+		j->started = 0;
+	}
+add:
+	if (sky_map_put(&p->jobs, j->name, j)) {
+		job_free(j);
+		return;
+	}
+	p->counts[j->state]++;
+	if (j->state == JOB_QUEUED)
+		job_enqueue(j);
+}
+
+static void load_pool(const char *name)
+{
+	struct sky_pool *p;
+	char path[PATH_MAX], err[512];
+	DIR *d;
+	struct dirent *de;
+	size_t len;
+
+	if (sky_name_check(name))
+		return;
+	p = pool_new(name);
+	if (!p)
+		return;
+	if (sky_map_put(&g.pools, p->name, p)) {
+		pool_free(p);
+		return;
+	}
+	store_pool_path(p, "spec", path, sizeof(path));
+	if (!sky_read_file(path, &p->spec_text, &len, SKY_SPEC_MAX_BYTES)) {
+		if (sky_spec_parse(p->spec_text, len, &p->spec, err, sizeof(err))) {
+			snprintf(p->error, sizeof(p->error), "error: %s", err);
+			p->state = POOL_INVALID;
+		} else {
+			p->state = POOL_STOPPED;
+		}
+	}
+	store_pool_path(p, "staging", path, sizeof(path));
+	sky_rm_rf(path);
+	store_pool_path(p, "nodes", path, sizeof(path));
+	sky_rm_rf(path);
+	store_pool_path(p, "results", path, sizeof(path));
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && !sky_name_check(de->d_name))
+			load_job(p, de->d_name);
+	if (d)
+		closedir(d);
+	pool_event(p, "loaded from the state directory: %s, %zu results",
+		   pool_state_name(p->state), p->jobs.len);
+}
+
+int store_load_pools(void)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/pools", g.state_dir);
+	if (sky_mkdir_p(path, 0700))
+		return -errno;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
+			load_pool(de->d_name);
+	closedir(d);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* How jobs reach a node: start a command there with its environment and
+ * working directory, stream its output into files on the controller, learn
+ * its exit status, bring back $SKY_OUTPUT, cancel it.
+ *
+ * One transport per kind of node (local processes now, SSH later). A
+ * provider's provision() names the transport of each instance.
+ *
+ * Threading: start() and cancel() are called by the scheduler without its
+ * lock held; they must not block on the job. Completion is reported once,
+ * from a transport thread, through the request's done callback, which must
+ * not call back into the transport for the same exec. */
+#ifndef SKY_TRANSPORT_H
+#define SKY_TRANSPORT_H
+
+struct sky_instance;
+struct sky_exec;
+
+struct sky_exec_req {
+	const char *workdir;        /* node side: fresh directory, created by start() */
+	const char *output_dir;     /* node side: exported as $SKY_OUTPUT */
+	const char *payload;        /* controller side: the job file to run */
+	int payload_is_archive;     /* tar/tar.gz with an executable "run" at its top */
+	int payload_has_shebang;    /* run directly, else with /bin/sh */
+	const char *shell_command;  /* instead of a payload: run "sh -c shell_command" */
+	char *const *envp;          /* complete environment, NULL-terminated */
+	const char *stdout_path;    /* controller side files that receive the output */
+	const char *stderr_path;
+	const char *files_dest;     /* controller side: where $SKY_OUTPUT's content lands */
+	/* Called once when the command ended or could not start. status is a
+	 * wait(2) status; err is NULL or a reason when it never ran (then
+	 * status is meaningless). */
+	void (*done)(void *arg, int status, const char *err);
+	void *arg;
+};
+
+struct sky_transport_ops {
+	const char *name;
+	/* Starts req on inst. On success *out identifies the running command
+	 * until done() has been called; the transport frees it after done(). */
+	int (*start)(const struct sky_instance *inst, const struct sky_exec_req *req,
+		     struct sky_exec **out);
+	/* Sends sig to the command's whole process group. Safe to call until
+	 * done() returned; later calls are the caller's bug. */
+	int (*cancel)(struct sky_exec *ex, int sig);
+	/* Kills everything left on the node under workdir's owner (terminate). */
+	int (*shutdown)(void);
+};
+
+extern const struct sky_transport_ops sky_transport_local;
+
+#endif
