@@ -5,6 +5,8 @@
 #ifndef SKY_PAYLOAD_H
 #define SKY_PAYLOAD_H
 
+#include <stddef.h>
+
 enum sky_payload_kind {
 	SKY_PAYLOAD_SCRIPT,        /* run with /bin/sh */
 	SKY_PAYLOAD_SHEBANG,       /* executable script, run directly */

@@ -1,0 +1,438 @@
+/* Unit tests for the pool spec parser (scheduler/spec.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "providers/provider.h"
+#include "scheduler/spec.h"
+
+static int parse(const char *text, struct sky_spec *s, char *err, size_t errlen)
+{
+	return sky_spec_parse(text, strlen(text), s, err, errlen);
+}
+
+static void assert_zeroed(const struct sky_spec *s)
+{
+	static const struct sky_spec zero;
+
+	assert_memory_equal(s, &zero, sizeof(zero));
+}
+
+static void assert_defaults(const struct sky_spec *s)
+{
+	assert_string_equal(s->provider, "local");
+	assert_int_equal(s->nodes, 1);
+	assert_int_equal(s->slots, 1);
+	assert_string_equal(s->accelerator, "");
+	assert_int_equal(s->accelerator_count, 0);
+	assert_null(s->setup);
+	assert_int_equal(s->lifetime_s, 0);
+	assert_int_equal(s->idle_timeout_s, 0);
+	assert_null(s->env);
+	assert_int_equal(s->n_env, 0);
+}
+
+/* Parses text expecting -EINVAL and exactly msg, and a zeroed struct. */
+static void expect_err_len(const char *text, size_t len, const char *msg)
+{
+	struct sky_spec s;
+	char err[512];
+
+	memset(&s, 0xa5, sizeof(s));
+	assert_int_equal(sky_spec_parse(text, len, &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, msg);
+	assert_zeroed(&s);
+}
+
+static void expect_err(const char *text, const char *msg)
+{
+	expect_err_len(text, strlen(text), msg);
+}
+
+static void test_empty_is_defaults(void **state)
+{
+	static const char *const texts[] = {
+		"", "\n\n", "# only a comment\n", "  \t\n# a\n   # b\n\n", "\r\n", "{}",
+		"  \n {  }\n",
+	};
+	struct sky_spec s;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		assert_int_equal(parse(texts[i], &s, err, sizeof(err)), 0);
+		assert_string_equal(err, "");
+		assert_defaults(&s);
+		sky_spec_free(&s);
+		assert_zeroed(&s);
+	}
+}
+
+static void test_kv_full(void **state)
+{
+	const char *text =
+		"# pool for training\n"
+		"provider = local\n"
+		"nodes = 4   # four nodes\n"
+		"slots=2\n"
+		"\taccelerator\t=\tA100:8\t\n"
+		"\n"
+		"setup = pip install -r requirements.txt\n"
+		"lifetime = 1h30m\n"
+		"idle_timeout = 15m\n"
+		"env.B = 2\n"
+		"env.A = one two  \n"
+		"env._x9 = résultat ✓\n";
+	struct sky_spec s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.provider, "local");
+	assert_int_equal(s.nodes, 4);
+	assert_int_equal(s.slots, 2);
+	assert_string_equal(s.accelerator, "A100");
+	assert_int_equal(s.accelerator_count, 8);
+	assert_string_equal(s.setup, "pip install -r requirements.txt");
+	assert_int_equal(s.lifetime_s, 5400);
+	assert_int_equal(s.idle_timeout_s, 900);
+	assert_int_equal(s.n_env, 3);
+	assert_string_equal(s.env[0].name, "B");
+	assert_string_equal(s.env[0].value, "2");
+	assert_string_equal(s.env[1].name, "A");
+	assert_string_equal(s.env[1].value, "one two");
+	assert_string_equal(s.env[2].name, "_x9");
+	assert_string_equal(s.env[2].value, "résultat ✓");
+	sky_spec_free(&s);
+	assert_zeroed(&s);
+	sky_spec_free(&s);   /* safe twice: the struct is zeroed */
+}
+
+static void test_kv_comments_and_crlf(void **state)
+{
+	struct sky_spec s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("nodes = 3\r\n# x\r\nsetup = echo a#b c\r\n", &s, err,
+			       sizeof(err)), 0);
+	assert_int_equal(s.nodes, 3);
+	assert_string_equal(s.setup, "echo a");   /* '#' starts a comment anywhere */
+	sky_spec_free(&s);
+
+	/* a UTF-8 byte order mark and no final newline */
+	assert_int_equal(parse("\xef\xbb\xbfslots = 7", &s, err, sizeof(err)), 0);
+	assert_int_equal(s.slots, 7);
+	sky_spec_free(&s);
+
+	assert_int_equal(parse("nodes = 1024\nslots = 1024\n", &s, err, sizeof(err)), 0);
+	assert_int_equal(s.nodes, 1024);
+	assert_int_equal(s.slots, 1024);
+	sky_spec_free(&s);
+}
+
+static void test_accelerator_forms(void **state)
+{
+	static const struct {
+		const char *value, *name;
+		int count;
+	} cases[] = {
+		{ "none", "", 0 },
+		{ "NONE", "", 0 },
+		{ "A100", "A100", 1 },
+		{ "H100:8", "H100", 8 },
+		{ "nvidia-tesla-t4:2", "nvidia-tesla-t4", 2 },
+		{ "a.b_c-D:64", "a.b_c-D", 64 },
+		{ "tpu:1", "tpu", 1 },
+		{ "123456789012345678901234567890123456789012345678901234567890123:3",
+		  "123456789012345678901234567890123456789012345678901234567890123", 3 },
+	};
+	struct sky_spec s;
+	char text[256], err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "accelerator = %s\n", cases[i].value);
+		assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
+		assert_string_equal(s.accelerator, cases[i].name);
+		assert_int_equal(s.accelerator_count, cases[i].count);
+		sky_spec_free(&s);
+	}
+}
+
+static void test_json_full(void **state)
+{
+	const char *text =
+		"  {\n"
+		"  \"provider\": \"local\",\n"
+		"  \"nodes\": 4,\n"
+		"  \"slots\": \"2\",\n"
+		"  \"accelerator\": \"H100:8\",\n"
+		"  \"setup\": \"echo \\\"{a: b}\\\" # not a comment\",\n"
+		"  \"lifetime\": \"1h30m\",\n"
+		"  \"idle_timeout\": 600,\n"
+		"  \"env.B\": \"x\",\n"
+		"  \"env.A\": true,\n"
+		"  \"env.C\": \"  padded  \"\n"
+		"}\n";
+	struct sky_spec s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.provider, "local");
+	assert_int_equal(s.nodes, 4);
+	assert_int_equal(s.slots, 2);
+	assert_string_equal(s.accelerator, "H100");
+	assert_int_equal(s.accelerator_count, 8);
+	assert_string_equal(s.setup, "echo \"{a: b}\" # not a comment");
+	assert_int_equal(s.lifetime_s, 5400);
+	assert_int_equal(s.idle_timeout_s, 600);
+	assert_int_equal(s.n_env, 3);
+	assert_string_equal(s.env[0].name, "B");
+	assert_string_equal(s.env[0].value, "x");
+	assert_string_equal(s.env[1].name, "A");
+	assert_string_equal(s.env[1].value, "true");
+	assert_string_equal(s.env[2].name, "C");
+	assert_string_equal(s.env[2].value, "padded");
+	sky_spec_free(&s);
+
+	/* escapes in keys mean what JSON says they mean */
+	assert_int_equal(parse("{\"node\\u0073\": 2, \"env.Z\": \"1\"}", &s, err,
+			       sizeof(err)), 0);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.n_env, 1);
+	sky_spec_free(&s);
+}
+
+static void test_format(void **state)
+{
+	struct sky_spec s, again;
+	char err[256], *out = NULL, *out2 = NULL;
+
+	(void)state;
+	assert_int_equal(parse("", &s, err, sizeof(err)), 0);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out, "provider = local\nnodes = 1\nslots = 1\naccelerator = none\n");
+	free(out);
+	sky_spec_free(&s);
+
+	assert_int_equal(parse("{\"env.Y\": \"2\", \"accelerator\": \"T4\", \"nodes\": 3,"
+			       " \"lifetime\": 93784, \"idle_timeout\": \"90s\","
+			       " \"setup\": \"make\", \"env.X\": \"a b\"}",
+			       &s, err, sizeof(err)), 0);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out,
+			    "provider = local\n"
+			    "nodes = 3\n"
+			    "slots = 1\n"
+			    "accelerator = T4:1\n"
+			    "lifetime = 1d2h3m4s\n"
+			    "idle_timeout = 1m30s\n"
+			    "setup = make\n"
+			    "env.Y = 2\n"
+			    "env.X = a b\n");
+	/* the canonical form parses back to the same spec */
+	assert_int_equal(parse(out, &again, err, sizeof(err)), 0);
+	assert_int_equal(sky_spec_format(&again, &out2), 0);
+	assert_string_equal(out, out2);
+	assert_int_equal(again.lifetime_s, 93784);
+	free(out);
+	free(out2);
+	sky_spec_free(&s);
+	sky_spec_free(&again);
+}
+
+static void test_err_keys(void **state)
+{
+	(void)state;
+	expect_err("provider = local\n\nnodez = 3\n",
+		   "line 3: unknown key \"nodez\" (did you mean \"nodes\"?)");
+	expect_err("Nodes = 3", "line 1: unknown key \"Nodes\" (did you mean \"nodes\"?)");
+	expect_err("idle = 5m", "line 1: unknown key \"idle\" (did you mean \"idle_timeout\"?)");
+	expect_err("accel = A100", "line 1: unknown key \"accel\" (did you mean \"accelerator\"?)");
+	expect_err("lifetime_seconds = 5",
+		   "line 1: unknown key \"lifetime_seconds\" (did you mean \"lifetime\"?)");
+	expect_err("ENV.FOO = 1", "line 1: unknown key \"ENV.FOO\" (did you mean \"env.FOO\"?)");
+	expect_err("evn.FOO = 1", "line 1: unknown key \"evn.FOO\" (did you mean \"env.FOO\"?)");
+	expect_err("colour = red",
+		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
+		   "lifetime, idle_timeout, setup, env.NAME)");
+	expect_err("provider = local\nnodes = 2\nslots = 1\nnodes = 3\n",
+		   "line 4: duplicate key \"nodes\" (first on line 2)");
+	expect_err("env.A = 1\n\nenv.A = 2\n", "line 3: duplicate key \"env.A\" (first on line 1)");
+	expect_err("nodes = 1\nslots 2\n", "line 2: expected \"key = value\"");
+	expect_err("= 4\n", "line 1: expected \"key = value\"");
+	expect_err("[pool]\nnodes = 1\n", "line 1: sections ([name]) are not supported yet");
+	expect_err("nodes = 1\n  [gpu]  # x\n", "line 2: sections ([name]) are not supported yet");
+	expect_err("nodes =\n", "line 1: empty value for \"nodes\"");
+	expect_err("\nsetup =   # nothing\n", "line 2: empty value for \"setup\"");
+	expect_err("env.A =", "line 1: empty value for \"env.A\"");
+}
+
+static void test_err_values(void **state)
+{
+	char want[512];
+
+	(void)state;
+	expect_err("nodes = 0", "line 1: nodes must be between 1 and 1024, got 0");
+	expect_err("nodes = 1025", "line 1: nodes must be between 1 and 1024, got 1025");
+	expect_err("slots = -1", "line 1: slots must be between 1 and 1024, got -1");
+	expect_err("nodes = 99999999999999999999999",
+		   "line 1: nodes must be between 1 and 1024, got 99999999999999999999999");
+	expect_err("nodes = four", "line 1: nodes must be an integer, got \"four\"");
+	expect_err("nodes = 4.5", "line 1: nodes must be an integer, got \"4.5\"");
+	expect_err("slots = 0x10", "line 1: slots must be an integer, got \"0x10\"");
+	expect_err("provider = local\nnodes = 1\nslots = 1\n\nlifetime = 5x\n",
+		   "line 5: lifetime: invalid duration \"5x\" (use e.g. 90s, 15m, 2h)");
+	expect_err("idle_timeout = 0",
+		   "line 1: idle_timeout: invalid duration \"0\" (use e.g. 90s, 15m, 2h)");
+	expect_err("lifetime = 1h30",
+		   "line 1: lifetime: invalid duration \"1h30\" (use e.g. 90s, 15m, 2h)");
+	expect_err("accelerator = A100:",
+		   "line 1: accelerator: invalid value \"A100:\" (use none or NAME[:COUNT], e.g. A100:8)");
+	expect_err("accelerator = :8",
+		   "line 1: accelerator: invalid value \":8\" (use none or NAME[:COUNT], e.g. A100:8)");
+	expect_err("accelerator = A 100",
+		   "line 1: accelerator: invalid value \"A 100\" (use none or NAME[:COUNT], e.g. A100:8)");
+	expect_err("accelerator = A100:0",
+		   "line 1: accelerator count must be between 1 and 64, got 0");
+	expect_err("accelerator = A100:65",
+		   "line 1: accelerator count must be between 1 and 64, got 65");
+	expect_err("accelerator = A100:x",
+		   "line 1: accelerator count must be an integer, got \"x\"");
+	expect_err("accelerator = none:2", "line 1: accelerator: none takes no count");
+	expect_err("accelerator = "
+		   "1234567890123456789012345678901234567890123456789012345678901234",
+		   "line 1: accelerator: name longer than 63 bytes");
+	expect_err("env.1X = 1",
+		   "line 1: env.1X: invalid variable name \"1X\" (use [A-Za-z_][A-Za-z0-9_]*)");
+	expect_err("env.A-B = 1",
+		   "line 1: env.A-B: invalid variable name \"A-B\" (use [A-Za-z_][A-Za-z0-9_]*)");
+	expect_err("env. = 1",
+		   "line 1: env.: invalid variable name \"\" (use [A-Za-z_][A-Za-z0-9_]*)");
+	expect_err("env.SKY_POOL = x",
+		   "line 1: env.SKY_POOL: names starting with SKY_ are reserved for skyfs");
+	snprintf(want, sizeof(want), "line 2: unknown provider \"nope\" (known: %s)",
+		 sky_provider_names());
+	expect_err("nodes = 1\nprovider = nope\n", want);
+}
+
+static void test_err_bytes(void **state)
+{
+	static const char nul[] = "nodes = 1\nslots\0 = 2\n";
+
+	(void)state;
+	expect_err_len(nul, sizeof(nul) - 1, "line 2: invalid byte 0x00 (NUL)");
+	expect_err("setup = caf\xe9\n", "line 1: invalid byte 0xe9 (not UTF-8)");
+	expect_err("\n\nsetup = \xc0\xaf\n", "line 3: invalid byte 0xc0 (not UTF-8)");
+	expect_err("setup = \xed\xa0\x80\n", "line 1: invalid byte 0xed (not UTF-8)");
+	expect_err("setup = \xf4\x90\x80\x80\n", "line 1: invalid byte 0xf4 (not UTF-8)");
+	expect_err("setup = \xe2\x82", "line 1: invalid byte 0xe2 (not UTF-8)");
+	expect_err("setup = \x80", "line 1: invalid byte 0x80 (not UTF-8)");
+	expect_err("setup = a\x01z\n", "line 1: invalid byte 0x01 (control character)");
+	expect_err("setup = a\x7fz\n", "line 1: invalid byte 0x7f (control character)");
+	/* in JSON too, before any parsing */
+	expect_err("{\"setup\": \"caf\xe9\"}", "line 1: invalid byte 0xe9 (not UTF-8)");
+}
+
+static void test_err_size(void **state)
+{
+	size_t n = SKY_SPEC_MAX_BYTES + 1;
+	char *big = malloc(n);
+	struct sky_spec s;
+	char err[256];
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, '#', n);
+	big[n - 2] = '\n';
+	assert_int_equal(sky_spec_parse(big, n, &s, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "1048576"));
+	assert_zeroed(&s);
+	/* exactly the limit is fine */
+	assert_int_equal(sky_spec_parse(big, n - 1, &s, err, sizeof(err)), 0);
+	assert_defaults(&s);
+	sky_spec_free(&s);
+	free(big);
+}
+
+static void test_err_json(void **state)
+{
+	struct sky_spec s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"nodes\": 1,\n \"slots\": }", &s, err, sizeof(err)), -EINVAL);
+	assert_true(!strncmp(err, "line 2: invalid JSON: ", 22));
+	assert_zeroed(&s);
+	assert_int_equal(parse("{} trailing", &s, err, sizeof(err)), -EINVAL);
+	assert_true(!strncmp(err, "line 1: invalid JSON: ", 22));
+	assert_int_equal(parse("{\"nodes\": 1", &s, err, sizeof(err)), -EINVAL);
+	assert_true(!strncmp(err, "line 1: invalid JSON: ", 22));
+
+	expect_err("{\n  \"nodes\": 1,\n  \"nodez\": 2\n}",
+		   "line 3: unknown key \"nodez\" (did you mean \"nodes\"?)");
+	expect_err("{\n\"nodes\": 1,\n\n\"nodes\": 2}",
+		   "line 4: duplicate key \"nodes\" (first on line 2)");
+	expect_err("{\"env.A\": \"1\",\n\"env.A\": \"2\"}",
+		   "line 2: duplicate key \"env.A\" (first on line 1)");
+	expect_err("{\"nodes\": [1, 2]}",
+		   "line 1: nodes: nested objects and arrays are not supported");
+	expect_err("{\"setup\": {\"nodes\": 1}}",
+		   "line 1: setup: nested objects and arrays are not supported");
+	expect_err("{\"env\": {\"A\": \"1\"}}",
+		   "line 1: unknown key \"env\" (did you mean \"env.NAME\"?)");
+	expect_err("{\"setup\": null}",
+		   "line 1: setup: value must be a string, integer or boolean");
+	expect_err("{\"nodes\": 1.5}",
+		   "line 1: nodes: value must be a string, integer or boolean");
+	expect_err("{\"setup\": \"\"}", "line 1: empty value for \"setup\"");
+	expect_err("{\"nodes\": 0}", "line 1: nodes must be between 1 and 1024, got 0");
+	expect_err("{\"nodes\": true}", "line 1: nodes must be an integer, got \"true\"");
+	expect_err("{\"lifetime\": \"5x\"}",
+		   "line 1: lifetime: invalid duration \"5x\" (use e.g. 90s, 15m, 2h)");
+	expect_err("{\"env.SKY_X\": \"1\"}",
+		   "line 1: env.SKY_X: names starting with SKY_ are reserved for skyfs");
+}
+
+static void test_err_buffers(void **state)
+{
+	struct sky_spec s;
+	char small[8];
+
+	(void)state;
+	assert_int_equal(sky_spec_parse("nodes = 0", 9, &s, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "line 1:");
+	assert_int_equal(sky_spec_parse("nodes = 0", 9, &s, NULL, 0), -EINVAL);
+	assert_zeroed(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_is_defaults),
+		cmocka_unit_test(test_kv_full),
+		cmocka_unit_test(test_kv_comments_and_crlf),
+		cmocka_unit_test(test_accelerator_forms),
+		cmocka_unit_test(test_json_full),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_err_keys),
+		cmocka_unit_test(test_err_values),
+		cmocka_unit_test(test_err_bytes),
+		cmocka_unit_test(test_err_size),
+		cmocka_unit_test(test_err_json),
+		cmocka_unit_test(test_err_buffers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
