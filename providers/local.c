@@ -145,6 +145,7 @@ static int local_provision(void *state, int rank, struct sky_instance *inst,
 			   struct sky_err *err)
 {
 	struct local_state *st = state;
+	char sub[sizeof(inst->workdir) + 16];
 	int rc, i;
 
 	snprintf(inst->id, sizeof(inst->id), "local-%d", rank);
@@ -152,7 +153,9 @@ static int local_provision(void *state, int rank, struct sky_instance *inst,
 	if (snprintf(inst->workdir, sizeof(inst->workdir), "%s/nodes/node-%d", st->dir, rank) >=
 	    (int)sizeof(inst->workdir))
 		return -ENAMETOOLONG;
-	rc = sky_mkdir_p(inst->workdir, 0755);
+	/* work/ holds each job's working directory (see sched.c) */
+	snprintf(sub, sizeof(sub), "%s/work", inst->workdir);
+	rc = sky_mkdir_p(sub, 0755);
 	if (rc) {
 		sky_err_set(err, "local: cannot create %s: %s", inst->workdir, strerror(-rc));
 		return rc;

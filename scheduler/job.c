@@ -450,14 +450,6 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 		rmdir(dir);
 		goto out;
 	}
-	if (!j->broadcast) {
-		/* present (empty) from the start, so that tail -f can begin at once */
-		char path[PATH_MAX + 16];
-		snprintf(path, sizeof(path), "%s/stdout", dir);
-		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-		snprintf(path, sizeof(path), "%s/stderr", dir);
-		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-	}
 	if ((rc = sky_map_put(&p->jobs, j->name, j))) {
 		sky_rm_rf(dir);
 		goto out;
@@ -465,7 +457,7 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 	sky_map_del(&p->staging, job);
 	p->counts[JOB_QUEUED]++;
 	p->last_activity = sky_mono();
-	store_job_save(j);
+	/* no metadata until sealed: a result without it is an interrupted upload */
 	pthread_cond_broadcast(&g.changed);
 	j = NULL;
 out:

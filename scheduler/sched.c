@@ -251,7 +251,10 @@ static void start_task(struct sky_task *t, struct sky_node *n, int slot)
 	snprintf(files, sizeof(files), "%s/files", sub);
 	snprintf(payload, sizeof(payload), "%s/payload", dir);
 	snprintf(wd, sizeof(wd), "%s/work/%s", n->inst.workdir, j->name);
-	snprintf(od, sizeof(od), "%s/output/%s", n->inst.workdir, j->name);
+	if (n->inst.transport->shared_fs)
+		snprintf(od, sizeof(od), "%s", files);
+	else
+		snprintf(od, sizeof(od), "%s/output/%s", n->inst.workdir, j->name);
 
 	envp = task_env(t, od, &envbuf);
 	if (!envp) {
@@ -269,11 +272,10 @@ static void start_task(struct sky_task *t, struct sky_node *n, int slot)
 	req.files_dest = files;
 	req.done = task_done;
 	req.arg = t;
+	/* no metadata write here: a restart re-queues running jobs anyway */
 	rc = n->inst.transport->start(&n->inst, &req, &t->exec);
 	if (rc)
 		goto fail;
-	if (j->tasks_ended == 0 && t == &j->tasks[0])
-		store_job_save(j);
 	goto out;
 fail:
 	{

@@ -16,6 +16,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,30 +50,49 @@ int store_write_exit(const char *dir, int code)
 	return sky_write_file_atomic(path, line, (size_t)n, 0);
 }
 
+/* Job metadata is an append-only file of records, each a block of
+ * "key=value" lines closed by "end": one open and one write per
+ * transition (no temporary file and rename on the hot path), and a record
+ * cut short by a crash has no "end" and is ignored when loading. */
 int store_job_save(const struct sky_job *j)
 {
 	struct sky_buf b = { 0 };
 	char path[PATH_MAX];
-	int rc, i;
+	int rc, fd, i;
 
 	sky_buf_printf(&b, "broadcast=%d\nstate=%s\nkind=%d\nattempts=%d\n"
 		       "submitted=%.3f\nstarted=%.3f\nended=%.3f\nexit=%d\nsize=%lld\nsealed=%d\n",
 		       j->broadcast, job_state_name(j->state), (int)j->kind, j->attempts,
 		       j->submitted, j->started, j->ended, j->exit_code, (long long)j->size,
 		       j->sealed);
-	if (j->error)
+	if (j->error) {
+		size_t at = b.len + 6;
 		sky_buf_printf(&b, "error=%s\n", j->error);
+		for (; b.data && at < b.len - 1; at++)
+			if (b.data[at] == '\n')
+				b.data[at] = ' ';
+	}
 	for (i = 0; i < j->n_tasks; i++) {
 		const struct sky_task *t = &j->tasks[i];
 		sky_buf_printf(&b, "task=%s %d %.3f %.3f %d %d\n",
 			       t->node ? t->node->name : "-", t->slot, t->started, t->ended_at,
 			       t->ended, t->status);
 	}
+	sky_buf_printf(&b, "end\n");
 	if (!b.data)
 		return -ENOMEM;
 	rc = store_job_path(j, ".job", path, sizeof(path));
-	if (!rc)
-		rc = sky_write_file_atomic(path, b.data, b.len, 0);
+	if (rc)
+		goto out;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (write(fd, b.data, b.len) != (ssize_t)b.len)
+		rc = -EIO;
+	close(fd);
+out:
 	if (rc)
 		log_warn("pool %s job %s: cannot save metadata: %s", j->pool->name, j->name,
 			 strerror(-rc));
@@ -89,28 +110,12 @@ static enum sky_job_state parse_state(const char *s)
 	return JOB_LOST;
 }
 
-/* Loaded tasks keep their results for status; nodes are gone, so the node
- * name lives on in the per-task record only through its directory. */
-static void load_job(struct sky_pool *p, const char *name)
+/* Applies one record: the NUL-separated lines from rec up to end. */
+static void apply_record(struct sky_job *j, char *rec, const char *end)
 {
-	struct sky_job *j = calloc(1, sizeof(*j));
-	char path[PATH_MAX], *text = NULL, *line, *save = NULL;
-	int rc;
+	char *line;
 
-	if (!j)
-		return;
-	j->pool = p;
-	snprintf(j->name, sizeof(j->name), "%s", name);
-	j->exit_code = -1;
-	rc = store_job_path(j, ".job", path, sizeof(path));
-	if (!rc)
-		rc = sky_read_file(path, &text, NULL, 1 << 20);
-	if (rc) {
-		j->state = JOB_LOST;
-		j->error = strdup("metadata unreadable after restart");
-		goto add;
-	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = rec; line < end; line += strlen(line) + 1) {
 		char *eq = strchr(line, '=');
 		if (!eq)
 			continue;
@@ -135,8 +140,42 @@ static void load_job(struct sky_pool *p, const char *name)
 			j->size = atoll(eq);
 		else if (!strcmp(line, "sealed"))
 			j->sealed = atoi(eq);
-		else if (!strcmp(line, "error") && !j->error)
+		else if (!strcmp(line, "error")) {
+			free(j->error);
 			j->error = strdup(eq);
+		}
+	}
+}
+
+/* Loaded tasks keep their results for status; nodes are gone, so the node
+ * name lives on in the per-task record only through its directory. */
+static void load_job(struct sky_pool *p, const char *name)
+{
+	struct sky_job *j = calloc(1, sizeof(*j));
+	char path[PATH_MAX], *text = NULL, *line, *save = NULL, *rec;
+	int rc;
+
+	if (!j)
+		return;
+	j->pool = p;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->exit_code = -1;
+	rc = store_job_path(j, ".job", path, sizeof(path));
+	if (!rc)
+		rc = sky_read_file(path, &text, NULL, 1 << 20);
+	if (rc) {
+		j->state = JOB_LOST;
+		j->error = strdup(rc == -ENOENT ? "upload interrupted by a daemon stop"
+				  : "metadata unreadable after restart");
+		goto add;
+	}
+	/* apply complete records only; the last complete one wins */
+	rec = text;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, "end"))
+			continue;
+		apply_record(j, rec, line);
+		rec = line + 4;
 	}
 	free(text);
 	if (j->state == JOB_QUEUED && !j->sealed) {

@@ -75,6 +75,8 @@ static void collect(struct sky_exec *ex)
 {
 	struct stat st;
 
+	if (ex->files_dest && ex->output_dir && !strcmp(ex->files_dest, ex->output_dir))
+		goto work;   /* written in place */
 	if (ex->files_dest && ex->output_dir && !stat(ex->output_dir, &st)) {
 		sky_rm_rf(ex->files_dest);
 		if (rename(ex->output_dir, ex->files_dest))
@@ -83,6 +85,7 @@ static void collect(struct sky_exec *ex)
 	}
 	if (ex->output_dir)
 		sky_rm_rf(ex->output_dir);
+work:
 	if (ex->workdir)
 		sky_rm_rf(ex->workdir);
 }
@@ -144,6 +147,16 @@ static void start_reaper(void)
 	L.started = !L.start_err;
 }
 
+/* One mkdir in the common case (the parent exists): this is the hot path. */
+static int make_dir(const char *path)
+{
+	if (!mkdir(path, 0755))
+		return 0;
+	if (errno == ENOENT)
+		return sky_mkdir_p(path, 0755);
+	return errno == EEXIST ? 0 : -errno;
+}
+
 /* argv for the payload, per its kind; strings are static or the payload */
 static void build_argv(const struct sky_exec_req *req, const char **argv)
 {
@@ -190,10 +203,14 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = sky_mkdir_p(req->workdir, 0755)))
+	if ((rc = make_dir(req->workdir)))
 		goto out;
-	if (req->output_dir && (rc = sky_mkdir_p(req->output_dir, 0755)))
-		goto out;
+	if (req->output_dir) {
+		/* a re-run starts from an empty $SKY_OUTPUT */
+		sky_rm_rf(req->output_dir);
+		if ((rc = make_dir(req->output_dir)))
+			goto out;
+	}
 
 	build_argv(req, argv);
 	if ((rc = -posix_spawn_file_actions_init(&fa)))
@@ -248,8 +265,6 @@ out:
 	if (ex) {
 		if (ex->workdir)
 			sky_rm_rf(ex->workdir);
-		if (ex->output_dir)
-			sky_rm_rf(ex->output_dir);
 		exec_free(ex);
 	}
 	return rc;
@@ -276,6 +291,7 @@ static int local_shutdown(void)
 
 const struct sky_transport_ops sky_transport_local = {
 	.name = "local",
+	.shared_fs = 1,
 	.start = local_start,
 	.cancel = local_cancel,
 	.shutdown = local_shutdown,

@@ -17,7 +17,8 @@ struct sky_exec;
 
 struct sky_exec_req {
 	const char *workdir;        /* node side: fresh directory, created by start() */
-	const char *output_dir;     /* node side: exported as $SKY_OUTPUT */
+	const char *output_dir;     /* node side: exported as $SKY_OUTPUT; equal to
+				     * files_dest with a shared_fs transport */
 	const char *payload;        /* controller side: the job file to run */
 	int payload_is_archive;     /* tar/tar.gz with an executable "run" at its top */
 	int payload_has_shebang;    /* run directly, else with /bin/sh */
@@ -35,14 +36,19 @@ struct sky_exec_req {
 
 struct sky_transport_ops {
 	const char *name;
+	/* The node sees the controller's filesystem (local): $SKY_OUTPUT can be
+	 * the result's files/ directory itself, and nothing is copied. */
+	int shared_fs;
 	/* Starts req on inst. On success *out identifies the running command
 	 * until done() has been called; the transport frees it after done(). */
 	int (*start)(const struct sky_instance *inst, const struct sky_exec_req *req,
 		     struct sky_exec **out);
-	/* Sends sig to the command's whole process group. Safe to call until
-	 * done() returned; later calls are the caller's bug. */
+	/* Sends sig to the command's whole process group. Called with the
+	 * scheduler lock held (which done() also takes), so it must not block;
+	 * never called after done(). */
 	int (*cancel)(struct sky_exec *ex, int sig);
-	/* Kills everything left on the node under workdir's owner (terminate). */
+	/* Stops the transport's own threads; called once at exit, after every
+	 * exec has reported done(). */
 	int (*shutdown)(void);
 };
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Dispatch benchmark (issue 2): on a local pool (nodes=2, slots=2) submit N
+# trivial jobs (`true`) through the mount and wait for all of them; report
+# jobs/s, and the latency from the close of jobs/<name> to the end of a read
+# of results/<name>/wait (p50, p99, one job at a time so queueing does not
+# count). Baseline in the same run: the same N jobs with xargs -P 4 -n 1 sh.
+# Also reports the daemon's peak RSS (VmHWM).
+#   scripts/bench-dispatch.sh [N]     (default 2000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+scripts/deps.sh
+scripts/build.sh build
+
+work=$(mktemp -d /tmp/skyfs-bench.XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt" "$work/jobs"
+pid=
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || true; fi
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# baseline: the same jobs as files, run by xargs with 4 at a time
+for i in $(seq "$N"); do echo true > "$work/jobs/j$i"; done
+t0=$(date +%s.%N)
+ls "$work/jobs" | sed "s|^|$work/jobs/|" | xargs -P 4 -n 1 sh
+t1=$(date +%s.%N)
+base=$(echo "$t0 $t1" | awk -v n="$N" '{ printf "%.1f", n / ($2 - $1) }')
+
+./build/skyfs -f -o state="$work/state" "$mnt" 2>"$work/skyfs.log" &
+pid=$!
+for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
+P=$mnt/pools/bench
+mkdir "$P"
+printf 'nodes = 2\nslots = 2\n' > "$P/spec"
+for _ in $(seq 100); do [ "$(head -1 "$P/status")" = ready ] && break; sleep 0.05; done
+
+python3 - "$P" "$N" "$base" "$pid" <<'PY'
+import os, sys, time, statistics
+pool, n, base, pid = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+def submit(name):
+    with open(f"{pool}/jobs/{name}", "w") as f:
+        f.write("true\n")
+
+def wait(name):
+    with open(f"{pool}/results/{name}/wait") as f:
+        return f.read().strip()
+
+# throughput: submit everything, then wait for everything
+t0 = time.perf_counter()
+for i in range(n):
+    submit(f"t{i}")
+bad = [i for i in range(n) if wait(f"t{i}") != "0"]
+t1 = time.perf_counter()
+if bad:
+    sys.exit(f"{len(bad)} jobs failed")
+tput = n / (t1 - t0)
+
+# latency: one job at a time, close -> end of wait
+lat = []
+for i in range(n):
+    name = f"l{i}"
+    with open(f"{pool}/jobs/{name}", "w") as f:
+        f.write("true\n")
+        # the clock starts at close
+    t = time.perf_counter()
+    if wait(name) != "0":
+        sys.exit(f"job {name} failed")
+    lat.append((time.perf_counter() - t) * 1000)
+lat.sort()
+p50 = lat[len(lat) // 2]
+p99 = lat[int(len(lat) * 0.99) - 1]
+rss = 0
+with open(f"/proc/{pid}/status") as f:
+    for line in f:
+        if line.startswith("VmHWM:"):
+            rss = int(line.split()[1]) / 1024
+
+print()
+print(f"dispatch benchmark, N={n} trivial jobs, local pool nodes=2 slots=2")
+print(f"{'':34} {'skyfs':>10} {'xargs -P4':>10} {'ratio':>7}")
+print(f"{'throughput (jobs/s)':34} {tput:10.1f} {base:10.1f} {tput / base:7.2f}")
+print(f"{'latency close->wait p50 (ms)':34} {p50:10.2f} {'':>10}")
+print(f"{'latency close->wait p99 (ms)':34} {lat[-1] if n < 100 else p99:10.2f} {'':>10}")
+print(f"{'daemon peak RSS (MiB)':34} {rss:10.1f} {'':>10}")
+print()
+print(f"goals: throughput >= 50% of baseline: {'yes' if tput >= 0.5 * base else 'NO'}; "
+      f"p50 < 5 ms: {'yes' if p50 < 5 else 'NO'}")
+PY
+rmdir "$P"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs (as root, with apt) whatever skyfs needs to build and test that is
+# missing. Shared by demo.sh and test.sh; safe to run again.
+set -euo pipefail
+
+packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
+          libjansson-dev zlib1g-dev libcmocka-dev python3 tar gzip procps)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "skyfs: missing packages: ${missing[*]} (run as root or install them)" >&2
+		exit 1
+	fi
+	echo "skyfs: installing ${missing[*]}" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# FUSE needs its device node; a fresh container may lack it
+[ -e /dev/fuse ] || { echo "skyfs: /dev/fuse is missing (load the fuse module)" >&2; exit 1; }

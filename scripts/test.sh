@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds a normal and an ASan/UBSan build, and runs
+# every test (cmocka unit tests and mount-level integration tests) in both.
+# The last line is the overall "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+summary() {
+	# adds the "N passed, N failed" of one run to the totals
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	[ -n "$line" ] || { failed=$((failed + 1)); return; }
+	passed=$((passed + $(echo "$line" | awk '{print $1}')))
+	failed=$((failed + $(echo "$line" | awk '{print $3}')))
+}
+
+run_build() {
+	local dir=$1 label=$2
+	shift 2
+	echo "== $label: build"
+	if ! scripts/build.sh "$dir" "$@"; then
+		echo "$label: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== $label: unit tests"
+	local log
+	log=$(mktemp)
+	if meson test -C "$dir" --suite unit --print-errorlogs >"$log" 2>&1; then :; fi
+	grep -E '^ *[0-9]+/[0-9]+ ' "$log"
+	local ok fail
+	ok=$(grep -Ec '^ *[0-9]+/[0-9]+ .* OK ' "$log")
+	fail=$(grep -Ec '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$log")
+	[ "$fail" -eq 0 ] || cat "$dir/meson-logs/testlog.txt"
+	echo "$ok passed, $fail failed" >"$log.sum"
+	summary "$log.sum"
+	echo "== $label: integration tests"
+	python3 tests/integration/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
+	summary "$log"
+	rm -f "$log" "$log.sum"
+}
+
+run_build build "normal build"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run_build build-asan "ASan/UBSan build" -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dbuildtype=debug
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
