@@ -61,7 +61,9 @@ struct sky_task {
 	struct sky_job *job;
 	struct sky_qlink qlink;          /* in pool->queue while queued */
 	int pinned_rank;                 /* broadcast: the node it must run on; else -1 */
-	struct sky_node *node;           /* while running / after */
+	struct sky_node *node;           /* while queued (broadcast) or running only:
+					  * nodes are freed when the pool stops */
+	char node_name[32];              /* where it ran (or will run), kept for good */
 	int slot;
 	struct sky_exec *exec;           /* while running */
 	int running, ended;

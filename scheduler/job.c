@@ -106,7 +106,8 @@ static int expand_broadcast(struct sky_job *j)
 		if (p->nodes[i].state != NODE_READY)
 			continue;
 		j->tasks[k].pinned_rank = i;
-		j->tasks[k].node = &p->nodes[i];   /* names its result directory */
+		j->tasks[k].node = &p->nodes[i];
+		sky_strlcpy(j->tasks[k].node_name, p->nodes[i].name, sizeof(j->tasks[k].node_name));
 		sky_queue_push(&p->queue, &j->tasks[k].qlink);
 		k++;
 	}
@@ -213,6 +214,7 @@ void job_task_ended(struct sky_task *t, int status, const char *err)
 		if (t->slot >= 0)
 			n->slot_busy[t->slot] = 0;
 	}
+	t->node = NULL;   /* nodes do not outlive a pool's stop; node_name does */
 	j->tasks_ended++;
 	if (j->broadcast && n && !store_job_path(j, n->name, dir, sizeof(dir))) {
 		if (t->error)
@@ -370,6 +372,9 @@ int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
 
 	if ((rc = sky_name_check(job)))
 		return rc == -ENAMETOOLONG ? rc : -EINVAL;
+	/* editors' swap and backup files (.x.swp) must never become jobs */
+	if (job[0] == '.')
+		return -EINVAL;
 	pthread_mutex_lock(&g.lock);
 	p = pool_for_jobs(pool, &rc);
 	if (rc)
@@ -661,7 +666,7 @@ static struct sky_task *task_on(struct sky_job *j, const char *node)
 	int i;
 
 	for (i = 0; i < j->n_tasks; i++)
-		if (j->tasks[i].node && !strcmp(j->tasks[i].node->name, node))
+		if (!strcmp(j->tasks[i].node_name, node))
 			return &j->tasks[i];
 	return NULL;
 }

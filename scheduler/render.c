@@ -102,12 +102,12 @@ int render_job_status(const struct sky_job *j, const struct sky_task *t, struct 
 		sky_buf_printf(out, "kind: broadcast\nnodes:");
 		for (i = 0; i < j->n_tasks; i++)
 			sky_buf_printf(out, "%s%s", i ? "," : " ",
-				       j->tasks[i].node ? j->tasks[i].node->name : "-");
+				       j->tasks[i].node_name[0] ? j->tasks[i].node_name : "-");
 		sky_buf_printf(out, "%s\n", j->n_tasks ? "" : " (when the pool is ready)");
 	} else {
 		const struct sky_task *tt = t ? t : j->n_tasks ? &j->tasks[0] : NULL;
-		if (tt && tt->node && (tt->running || tt->ended))
-			sky_buf_printf(out, "node: %s\n", tt->node->name);
+		if (tt && tt->node_name[0] && (tt->running || tt->ended))
+			sky_buf_printf(out, "node: %s\n", tt->node_name);
 	}
 	sky_buf_printf(out, "attempts: %d\n", j->attempts);
 	put_time(out, "submitted", j->submitted);

@@ -229,6 +229,7 @@ static void start_task(struct sky_task *t, struct sky_node *n, int slot)
 	int rc;
 
 	t->node = n;
+	sky_strlcpy(t->node_name, n->name, sizeof(t->node_name));
 	t->slot = slot;
 	t->running = 1;
 	t->started = sky_now();

@@ -75,7 +75,7 @@ int store_job_save(const struct sky_job *j)
 	for (i = 0; i < j->n_tasks; i++) {
 		const struct sky_task *t = &j->tasks[i];
 		sky_buf_printf(&b, "task=%s %d %.3f %.3f %d %d\n",
-			       t->node ? t->node->name : "-", t->slot, t->started, t->ended_at,
+			       t->node_name[0] ? t->node_name : "-", t->slot, t->started, t->ended_at,
 			       t->ended, t->status);
 	}
 	sky_buf_printf(&b, "end\n");
