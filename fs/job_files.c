@@ -212,6 +212,8 @@ static int result_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fil
 		fs_fill(buf, fill, "stdout");
 		fs_fill(buf, fill, "stderr");
 	}
+	if (sky_result_ended(vp->pool, vp->job, NULL))
+		fs_fill(buf, fill, "exit");
 	return list_disk(dir, buf, fill);
 }
 
@@ -254,6 +256,22 @@ const struct vnode_ops vn_result_status = { .name = "result-status",
 					    .getattr = rstatus_getattr, .open = rstatus_open,
 					    .read = fs_text_read,
 					    .unlink = result_inner_remove };
+
+static int rexit_getattr(const struct vpath *vp, struct stat *st)
+{
+	return fs_text_getattr(vp, st, sky_result_render_exit);
+}
+
+static int rexit_open(const struct vpath *vp, struct fuse_file_info *fi, struct fh *fh)
+{
+	return fs_text_open(vp, fi, fh, sky_result_render_exit);
+}
+
+/* Present only once the job ended: rendered from the state that the job's
+ * last metadata record holds, so it can never be seen half-written. */
+const struct vnode_ops vn_result_exit = { .name = "result-exit", .getattr = rexit_getattr,
+					  .open = rexit_open, .read = fs_text_read,
+					  .unlink = result_inner_remove };
 
 static int wait_getattr(const struct vpath *vp, struct stat *st)
 {

@@ -42,6 +42,7 @@ static const struct vrow table[] = {
 	{ "pools/*/results/*",             &vn_result, 0 },
 	{ "pools/*/results/*/status",      &vn_result_status, 0 },
 	{ "pools/*/results/*/wait",        &vn_result_wait, 0 },
+	{ "pools/*/results/*/exit",        &vn_result_exit, 0 },
 	{ "pools/*/results/*/**",          &vn_result_disk, 0 },
 };
 

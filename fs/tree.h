@@ -60,7 +60,7 @@ struct vnode_ops {
 /* Handler sets, defined in pool_files.c and job_files.c. */
 extern const struct vnode_ops vn_root, vn_readme, vn_pools, vn_pool, vn_spec, vn_status,
 	vn_events, vn_cost, vn_nodes, vn_node, vn_jobs, vn_job, vn_results, vn_result,
-	vn_result_status, vn_result_wait, vn_result_disk;
+	vn_result_status, vn_result_wait, vn_result_exit, vn_result_disk;
 
 /* Shared helpers for handlers. */
 /* Generated read-only text: render(pool, second capture, out). */

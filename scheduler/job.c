@@ -174,7 +174,6 @@ static void note_stderr(const struct sky_job *j, const char *sub, const char *ms
 
 static void job_finish(struct sky_job *j, int exit_code)
 {
-	char dir[PATH_MAX];
 	enum sky_job_state s;
 
 	j->ended = sky_now();
@@ -186,10 +185,9 @@ static void job_finish(struct sky_job *j, int exit_code)
 	else
 		s = JOB_FAILED;
 	job_set_state(j, s);
+	/* The top-level exit is rendered from this state (fs/job_files.c), so
+	 * it appears exactly when the record is on disk and waiters wake. */
 	store_job_save(j);
-	/* exit comes last: its presence means everything else is complete */
-	if (!store_job_path(j, NULL, dir, sizeof(dir)))
-		store_write_exit(dir, exit_code);
 	log_debug("pool %s job %s %s (exit %d)", j->pool->name, j->name, job_state_name(s),
 		  exit_code);
 }
@@ -364,6 +362,23 @@ static struct sky_pool *pool_for_jobs(const char *pool, int *rc)
 	return p;
 }
 
+static int staged_dir(struct sky_pool *p, const char *job, char *out, size_t len)
+{
+	char rel[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "results/%s", job);
+	return store_pool_path(p, rel, out, len);
+}
+
+static int open_payload(const char *dir, int *fd)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/payload", dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return *fd < 0 ? -errno : 0;
+}
+
 int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
 {
 	struct sky_pool *p;
@@ -383,23 +398,20 @@ int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
 		rc = -EEXIST;
 		goto out;
 	}
-	store_pool_path(p, "staging", path, sizeof(path));
-	if ((rc = sky_mkdir_p(path, 0700)))
+	/* The upload goes straight to its result directory, which stays
+	 * invisible (not in p->jobs) until submission: no copy, no rename. */
+	if ((rc = staged_dir(p, job, path, sizeof(path))))
 		goto out;
-	if (snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", job) >=
-	    (int)(sizeof(path) - strlen(path))) {
-		rc = -ENAMETOOLONG;
-		goto out;
+	if (mkdir(path, 0755) && errno == EEXIST) {
+		sky_rm_rf(path);   /* a leftover of an upload that never finished */
+		rc = mkdir(path, 0755) ? -errno : 0;
 	}
-	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (*fd < 0) {
-		rc = -errno;
+	if (rc || (rc = open_payload(path, fd)))
 		goto out;
-	}
 	rc = sky_map_put(&p->staging, job, (void *)(long)(broadcast + 1));
 	if (rc) {
 		close(*fd);
-		unlink(path);
+		sky_rm_rf(path);
 	}
 out:
 	pthread_mutex_unlock(&g.lock);
@@ -409,15 +421,12 @@ out:
 void sky_job_unstage(const char *pool, const char *job)
 {
 	struct sky_pool *p;
-	char rel[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 
 	pthread_mutex_lock(&g.lock);
 	p = pool_get(pool);
-	if (p && sky_map_del(&p->staging, job)) {
-		snprintf(rel, sizeof(rel), "staging/%s", job);
-		if (!store_pool_path(p, rel, path, sizeof(path)))
-			unlink(path);
-	}
+	if (p && sky_map_del(&p->staging, job) && !staged_dir(p, job, path, sizeof(path)))
+		sky_rm_rf(path);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -425,7 +434,6 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 {
 	struct sky_pool *p;
 	struct sky_job *j = NULL;
-	char staged[PATH_MAX], dir[PATH_MAX], payload[PATH_MAX + 16], rel[PATH_MAX];
 	int rc;
 
 	pthread_mutex_lock(&g.lock);
@@ -434,8 +442,6 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 		rc = -ENOENT;
 		goto out;
 	}
-	snprintf(rel, sizeof(rel), "staging/%s", job);
-	store_pool_path(p, rel, staged, sizeof(staged));
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		rc = -ENOMEM;
@@ -447,18 +453,9 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 	j->exit_code = -1;
 	j->submitted = sky_now();
 	j->state = JOB_QUEUED;
-	store_job_path(j, NULL, dir, sizeof(dir));
-	snprintf(payload, sizeof(payload), "%s/payload", dir);
-	/* the open descriptor follows the inode: later writes land in payload */
-	if (mkdir(dir, 0755) || rename(staged, payload)) {
-		rc = -errno;
-		rmdir(dir);
+	/* the payload is in place already (sky_job_stage): only make it visible */
+	if ((rc = sky_map_put(&p->jobs, j->name, j)))
 		goto out;
-	}
-	if ((rc = sky_map_put(&p->jobs, j->name, j))) {
-		sky_rm_rf(dir);
-		goto out;
-	}
 	sky_map_del(&p->staging, job);
 	p->counts[JOB_QUEUED]++;
 	p->last_activity = sky_mono();
@@ -772,6 +769,21 @@ int sky_result_remove(const char *pool, const char *job)
 	rc = sky_rm_rf(dir);
 	pthread_cond_broadcast(&g.changed);
 out:
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *out)
+{
+	struct sky_job *j;
+	int rc;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	if (!j || job_active(j))
+		rc = -ENOENT;
+	else
+		rc = sky_buf_printf(out, "%d\n", j->exit_code);
 	pthread_mutex_unlock(&g.lock);
 	return rc;
 }

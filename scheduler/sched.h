@@ -92,6 +92,8 @@ int sky_result_wait(const char *pool, const char *job, const char *node,
 		    sky_interrupted_fn interrupted, int *exit_code);
 /* Whether the job has ended (for exit's presence). */
 int sky_result_ended(const char *pool, const char *job, const char *node);
+/* results/<job>/exit: "N\n" once the job ended, -ENOENT before. */
+int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *out);
 /* Path on disk of results/<job>/<rel>. */
 int sky_result_disk_path(const char *pool, const char *job, const char *rel,
 			 char *out, size_t len);

@@ -4,11 +4,12 @@
  *   STATE/skyfs.log
  *   STATE/pools/<pool>/spec       last accepted spec
  *   STATE/pools/<pool>/events     append-only event log
- *   STATE/pools/<pool>/staging/   payloads being uploaded
  *   STATE/pools/<pool>/nodes/     local provider node directories
- *   STATE/pools/<pool>/results/<job>/
- *        .job                     metadata, rewritten atomically per transition
- *        payload, stdout, stderr, exit, files/, <node>/...
+ *   STATE/pools/<pool>/results/<job>/   (written from the upload on; shown
+ *                                  once submitted)
+ *        .job                     metadata records, appended per transition
+ *        payload, stdout, stderr, files/, <node>/{stdout,stderr,exit,files}
+ *   The top-level exit code lives in .job and is rendered by the tree.
  *
  * Job metadata is "key=value" lines so that a human can read it in a pinch. */
 #define LOG_MODULE "store"
@@ -224,8 +225,6 @@ static void load_pool(const char *name)
 			p->state = POOL_STOPPED;
 		}
 	}
-	store_pool_path(p, "staging", path, sizeof(path));
-	sky_rm_rf(path);
 	store_pool_path(p, "nodes", path, sizeof(path));
 	sky_rm_rf(path);
 	store_pool_path(p, "results", path, sizeof(path));
