@@ -204,23 +204,27 @@ out:
 	return rc;
 }
 
+int sky_append(const char *path, const void *buf, size_t len)
+{
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len)
+		rc = -EIO;
+	if (close(fd) && !rc)
+		rc = -errno;
+	return rc;
+}
+
 int sky_append_line(const char *path, const char *line)
 {
 	struct sky_buf b = { 0 };
-	int fd, rc = 0;
+	int rc = sky_buf_printf(&b, "%s\n", line);
 
-	rc = sky_buf_printf(&b, "%s\n", line);
-	if (rc)
-		return rc;
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len)
-		rc = -EIO;
-	close(fd);
-out:
+	if (!rc)
+		rc = sky_append(path, b.data, b.len);
 	sky_buf_free(&b);
 	return rc;
 }

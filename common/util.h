@@ -33,7 +33,10 @@ int sky_write_file_atomic(const char *path, const void *buf, size_t len, int dur
 /* Reads at most max bytes of path into a NUL-terminated malloc'd buffer
  * (*out, owned by the caller). -EFBIG when the file is larger. */
 int sky_read_file(const char *path, char **out, size_t *len, size_t max);
-/* Appends one line (a '\n' is added) with O_APPEND. */
+/* Appends len bytes in one write(2) with O_APPEND (creating the file), so
+ * concurrent appenders never interleave within a record. */
+int sky_append(const char *path, const void *buf, size_t len);
+/* Appends one line (a '\n' is added). */
 int sky_append_line(const char *path, const char *line);
 
 double sky_now(void);      /* wall clock, seconds since the epoch */

@@ -19,35 +19,17 @@
 
 /* ---- jobs/ and broadcast/ -------------------------------------------------- */
 
-struct fill_arg {
-	void *buf;
-	fuse_fill_dir_t fill;
-};
 
-static int fill_cb(const char *name, void *arg)
-{
-	struct fill_arg *fa = arg;
-
-	return fs_fill(fa->buf, fa->fill, name);
-}
-
-static int pool_subdir_getattr(const struct vpath *vp, struct stat *st)
-{
-	if (!sky_pool_exists(vp->pool))
-		return -ENOENT;
-	fs_stat_dir(st);
-	return 0;
-}
 
 static int jobs_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	struct fill_arg fa = { buf, fill };
+	struct fs_fill_arg fa = { buf, fill };
 
-	return sky_job_list(vp->pool, vp->broadcast, fill_cb, &fa);
+	return sky_job_list(vp->pool, vp->broadcast, fs_fill_cb, &fa);
 }
 
 /* Not ".create": a file cannot be made in jobs/ by mkdir. */
-const struct vnode_ops vn_jobs = { .name = "jobs", .getattr = pool_subdir_getattr,
+const struct vnode_ops vn_jobs = { .name = "jobs", .getattr = fs_pool_dir_getattr,
 				   .readdir = jobs_readdir };
 
 static int job_getattr(const struct vpath *vp, struct stat *st)
@@ -152,12 +134,12 @@ const struct vnode_ops vn_job = { .name = "job", .getattr = job_getattr, .open =
 
 static int results_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	struct fill_arg fa = { buf, fill };
+	struct fs_fill_arg fa = { buf, fill };
 
-	return sky_result_list(vp->pool, fill_cb, &fa);
+	return sky_result_list(vp->pool, fs_fill_cb, &fa);
 }
 
-const struct vnode_ops vn_results = { .name = "results", .getattr = pool_subdir_getattr,
+const struct vnode_ops vn_results = { .name = "results", .getattr = fs_pool_dir_getattr,
 				      .readdir = results_readdir };
 
 /* Our own bookkeeping in a result directory, never shown. */

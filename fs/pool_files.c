@@ -90,17 +90,6 @@ TEXT_FILE(node, sky_pool_render_node);
 
 /* ---- directories ------------------------------------------------------------ */
 
-struct fill_arg {
-	void *buf;
-	fuse_fill_dir_t fill;
-};
-
-static int fill_cb(const char *name, void *arg)
-{
-	struct fill_arg *fa = arg;
-
-	return fs_fill(fa->buf, fa->fill, name);
-}
 
 static int dir_getattr(const struct vpath *vp, struct stat *st)
 {
@@ -109,13 +98,6 @@ static int dir_getattr(const struct vpath *vp, struct stat *st)
 	return 0;
 }
 
-static int pool_dir_getattr(const struct vpath *vp, struct stat *st)
-{
-	if (!sky_pool_exists(vp->pool))
-		return -ENOENT;
-	fs_stat_dir(st);
-	return 0;
-}
 
 static int root_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
@@ -130,10 +112,10 @@ const struct vnode_ops vn_root = { .name = "root", .getattr = dir_getattr,
 
 static int pools_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	struct fill_arg fa = { buf, fill };
+	struct fs_fill_arg fa = { buf, fill };
 
 	(void)vp;
-	return sky_pool_list(fill_cb, &fa);
+	return sky_pool_list(fs_fill_cb, &fa);
 }
 
 const struct vnode_ops vn_pools = { .name = "pools", .getattr = dir_getattr,
@@ -161,18 +143,18 @@ static int pool_rmdir(const struct vpath *vp)
 	return sky_pool_remove(vp->pool, fs_interrupted);
 }
 
-const struct vnode_ops vn_pool = { .name = "pool", .getattr = pool_dir_getattr,
+const struct vnode_ops vn_pool = { .name = "pool", .getattr = fs_pool_dir_getattr,
 				   .readdir = pool_readdir, .mkdir = pool_mkdir,
 				   .rmdir = pool_rmdir };
 
 static int nodes_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	struct fill_arg fa = { buf, fill };
+	struct fs_fill_arg fa = { buf, fill };
 
-	return sky_pool_list_nodes(vp->pool, fill_cb, &fa);
+	return sky_pool_list_nodes(vp->pool, fs_fill_cb, &fa);
 }
 
-const struct vnode_ops vn_nodes = { .name = "nodes", .getattr = pool_dir_getattr,
+const struct vnode_ops vn_nodes = { .name = "nodes", .getattr = fs_pool_dir_getattr,
 				    .readdir = nodes_readdir };
 
 /* ---- spec: edited in memory, validated and applied at flush ---------------- */

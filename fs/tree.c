@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "scheduler/sched.h"
 #include <fuse_lowlevel.h>
 
 struct vrow {
@@ -380,6 +381,21 @@ void fs_stat_file(struct stat *st, mode_t mode, off_t size)
 int fs_fill(void *buf, fuse_fill_dir_t fill, const char *name)
 {
 	return fill(buf, name, NULL, 0, 0);
+}
+
+int fs_fill_cb(const char *name, void *arg)
+{
+	struct fs_fill_arg *fa = arg;
+
+	return fs_fill(fa->buf, fa->fill, name);
+}
+
+int fs_pool_dir_getattr(const struct vpath *vp, struct stat *st)
+{
+	if (!sky_pool_exists(vp->pool))
+		return -ENOENT;
+	fs_stat_dir(st);
+	return 0;
 }
 
 int fs_read_buf(const struct sky_buf *b, char *out, size_t size, off_t off)

@@ -72,6 +72,14 @@ int fs_text_read(struct fh *fh, char *buf, size_t size, off_t off);
 void fs_stat_dir(struct stat *st);
 void fs_stat_file(struct stat *st, mode_t mode, off_t size);
 int fs_fill(void *buf, fuse_fill_dir_t fill, const char *name);
+/* A sky_name_fn that adds each name to a readdir buffer. */
+struct fs_fill_arg {
+	void *buf;
+	fuse_fill_dir_t fill;
+};
+int fs_fill_cb(const char *name, void *arg);
+/* getattr of a directory that exists while its pool does. */
+int fs_pool_dir_getattr(const struct vpath *vp, struct stat *st);
 int fs_disk_read(struct fh *fh, char *buf, size_t size, off_t off);
 int fs_read_buf(const struct sky_buf *b, char *out, size_t size, off_t off);
 /* Non-zero when the FUSE request was interrupted or the mount is going. */

@@ -550,15 +550,15 @@ out:
 struct each_arg {
 	sky_name_fn fn;
 	void *arg;
-	int broadcast;
+	int broadcast;           /* -1: every job, else queued/running of that kind */
 };
 
-static int list_active_cb(const char *key, void *value, void *arg)
+static int list_jobs_cb(const char *key, void *value, void *arg)
 {
 	struct each_arg *ea = arg;
 	struct sky_job *j = value;
 
-	if (!job_active(j) || j->broadcast != ea->broadcast)
+	if (ea->broadcast >= 0 && (!job_active(j) || j->broadcast != ea->broadcast))
 		return 0;
 	return ea->fn(key, ea->arg);
 }
@@ -572,17 +572,9 @@ static int list_staged_cb(const char *key, void *value, void *arg)
 	return ea->fn(key, ea->arg);
 }
 
-static int list_all_cb(const char *key, void *value, void *arg)
+/* Lists p's jobs per ea (and, for jobs/ and broadcast/, uploads too). */
+static int list_jobs(const char *pool, struct each_arg *ea)
 {
-	struct each_arg *ea = arg;
-
-	(void)value;
-	return ea->fn(key, ea->arg);
-}
-
-int sky_job_list(const char *pool, int broadcast, sky_name_fn fn, void *arg)
-{
-	struct each_arg ea = { fn, arg, broadcast };
 	struct sky_pool *p;
 	int rc = 0;
 
@@ -590,10 +582,17 @@ int sky_job_list(const char *pool, int broadcast, sky_name_fn fn, void *arg)
 	p = pool_get(pool);
 	if (!p)
 		rc = -ENOENT;
-	else if (!sky_map_each(&p->jobs, list_active_cb, &ea))
-		sky_map_each(&p->staging, list_staged_cb, &ea);
+	else if (!sky_map_each(&p->jobs, list_jobs_cb, ea) && ea->broadcast >= 0)
+		sky_map_each(&p->staging, list_staged_cb, ea);
 	pthread_mutex_unlock(&g.lock);
 	return rc;
+}
+
+int sky_job_list(const char *pool, int broadcast, sky_name_fn fn, void *arg)
+{
+	struct each_arg ea = { fn, arg, broadcast };
+
+	return list_jobs(pool, &ea);
 }
 
 int sky_job_lookup(const char *pool, const char *job, int broadcast, off_t *size)
@@ -624,18 +623,9 @@ out:
 
 int sky_result_list(const char *pool, sky_name_fn fn, void *arg)
 {
-	struct each_arg ea = { fn, arg, 0 };
-	struct sky_pool *p;
-	int rc = 0;
+	struct each_arg ea = { fn, arg, -1 };
 
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	if (!p)
-		rc = -ENOENT;
-	else
-		sky_map_each(&p->jobs, list_all_cb, &ea);
-	pthread_mutex_unlock(&g.lock);
-	return rc;
+	return list_jobs(pool, &ea);
 }
 
 static struct sky_job *job_get(const char *pool, const char *job)

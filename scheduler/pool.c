@@ -770,28 +770,29 @@ int sky_pool_list_nodes(const char *name, sky_name_fn fn, void *arg)
 	return rc;
 }
 
-int sky_pool_render_status(const char *name, struct sky_buf *out)
+/* Renders a pool's text under the lock. */
+static int render_locked(const char *name, int (*render)(const struct sky_pool *,
+							  struct sky_buf *),
+			 struct sky_buf *out)
 {
 	struct sky_pool *p;
 	int rc;
 
 	pthread_mutex_lock(&g.lock);
 	p = pool_get(name);
-	rc = p ? render_pool_status(p, out) : -ENOENT;
+	rc = p ? render(p, out) : -ENOENT;
 	pthread_mutex_unlock(&g.lock);
 	return rc;
 }
 
+int sky_pool_render_status(const char *name, struct sky_buf *out)
+{
+	return render_locked(name, render_pool_status, out);
+}
+
 int sky_pool_render_cost(const char *name, struct sky_buf *out)
 {
-	struct sky_pool *p;
-	int rc;
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(name);
-	rc = p ? render_pool_cost(p, out) : -ENOENT;
-	pthread_mutex_unlock(&g.lock);
-	return rc;
+	return render_locked(name, render_pool_cost, out);
 }
 
 int sky_pool_render_node(const char *name, const char *node, struct sky_buf *out)

@@ -59,7 +59,7 @@ int store_job_save(const struct sky_job *j)
 {
 	struct sky_buf b = { 0 };
 	char path[PATH_MAX];
-	int rc, fd, i;
+	int rc, i;
 
 	sky_buf_printf(&b, "broadcast=%d\nstate=%s\nkind=%d\nattempts=%d\n"
 		       "submitted=%.3f\nstarted=%.3f\nended=%.3f\nexit=%d\nsize=%lld\nsealed=%d\n",
@@ -83,17 +83,8 @@ int store_job_save(const struct sky_job *j)
 	if (!b.data)
 		return -ENOMEM;
 	rc = store_job_path(j, ".job", path, sizeof(path));
-	if (rc)
-		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (write(fd, b.data, b.len) != (ssize_t)b.len)
-		rc = -EIO;
-	close(fd);
-out:
+	if (!rc)
+		rc = sky_append(path, b.data, b.len);
 	if (rc)
 		log_warn("pool %s job %s: cannot save metadata: %s", j->pool->name, j->name,
 			 strerror(-rc));

@@ -12,16 +12,9 @@ N=${1:-2000}
 scripts/deps.sh
 scripts/build.sh build
 
-work=$(mktemp -d /tmp/skyfs-bench.XXXXXX)
-mnt=$work/mnt
-mkdir -p "$mnt" "$work/jobs"
-pid=
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || true; fi
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib.sh
+skyfs_start bench
+mkdir -p "$work/jobs"
 
 # baseline: the same jobs as files, run by xargs with 4 at a time
 for i in $(seq "$N"); do echo true > "$work/jobs/j$i"; done
@@ -30,13 +23,10 @@ ls "$work/jobs" | sed "s|^|$work/jobs/|" | xargs -P 4 -n 1 sh
 t1=$(date +%s.%N)
 base=$(echo "$t0 $t1" | awk -v n="$N" '{ printf "%.1f", n / ($2 - $1) }')
 
-./build/skyfs -f -o state="$work/state" "$mnt" 2>"$work/skyfs.log" &
-pid=$!
-for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
 P=$mnt/pools/bench
 mkdir "$P"
 printf 'nodes = 2\nslots = 2\n' > "$P/spec"
-for _ in $(seq 100); do [ "$(head -1 "$P/status")" = ready ] && break; sleep 0.05; done
+skyfs_wait_ready "$P"
 
 python3 - "$P" "$N" "$base" "$pid" <<'PY'
 import os, sys, time, statistics
@@ -92,3 +82,4 @@ print(f"goals: throughput >= 50% of baseline: {'yes' if tput >= 0.5 * base else 
       f"p50 < 5 ms: {'yes' if p50 < 5 else 'NO'}")
 PY
 rmdir "$P"
+skyfs_stop

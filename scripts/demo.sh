@@ -8,30 +8,16 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh build
 
-work=$(mktemp -d /tmp/skyfs-demo.XXXXXX)
-mnt=$work/mnt
-mkdir -p "$mnt"
-pid=
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || true; fi
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
+. scripts/lib.sh
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-
-./build/skyfs -f -o state="$work/state" "$mnt" 2>"$work/skyfs.log" &
-pid=$!
-for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
-mountpoint -q "$mnt" || { cat "$work/skyfs.log"; exit 1; }
+skyfs_start demo
 
 P=$mnt/pools/demo
 step "mkdir $P"
 mkdir "$P"
 step "printf 'nodes = 2\\nslots = 2\\n' > $P/spec"
 printf 'nodes = 2\nslots = 2\nenv.LIMIT = 30000\n' > "$P/spec"
-for _ in $(seq 100); do [ "$(head -1 "$P/status")" = ready ] && break; sleep 0.05; done
+skyfs_wait_ready "$P"
 step "head -1 $P/status"
 head -1 "$P/status"
 
@@ -66,9 +52,7 @@ cat "$P/events"
 step "rmdir $P"
 rmdir "$P"
 step "fusermount3 -u $mnt"
-fusermount3 -u "$mnt"
-wait "$pid" || status=1
-pid=
+skyfs_stop || status=1
 if [ "$status" -ne 0 ]; then echo "demo: a job failed" >&2; exit 1; fi
 echo
 echo "demo: all jobs succeeded"
