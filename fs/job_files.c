@@ -103,6 +103,9 @@ static void job_release(struct fh *fh)
 
 	if (fh->kind != FH_JOB)
 		return;
+	/* closed before sealing: exec of a file open for writing is ETXTBSY */
+	close(fh->fd);
+	fh->fd = -1;
 	rc = sky_job_seal(fh->pool, fh->job, fh->broadcast);
 	if (rc && rc != -ENOENT)
 		log_warn("pool %s: job %s could not be submitted: %s", fh->pool, fh->job,
@@ -142,10 +145,14 @@ static int results_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fi
 const struct vnode_ops vn_results = { .name = "results", .getattr = fs_pool_dir_getattr,
 				      .readdir = results_readdir };
 
-/* Our own bookkeeping in a result directory, never shown. */
+/* Our own bookkeeping at the top of a result directory, never shown; below
+ * it (files/, node directories) everything the job wrote is shown. */
 static int hidden(const char *name)
 {
-	return name[0] == '.' || !strcmp(name, "payload") || strstr(name, ".tmp.");
+	size_t n = strcspn(name, "/");
+
+	return name[0] == '.' || (n == 7 && !strncmp(name, "payload", 7)) ||
+	       memmem(name, n, ".tmp.", 5);
 }
 
 static int result_getattr(const struct vpath *vp, struct stat *st)
@@ -301,13 +308,10 @@ static int open_beneath(const struct vpath *vp, int flags)
 	struct open_how how = { .flags = (unsigned long long)flags | O_CLOEXEC | O_NOFOLLOW,
 				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 					   RESOLVE_NO_MAGICLINKS };
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX];
 	int dfd, fd, err;
 
 	if (hidden(vp->rest))
-		return -ENOENT;
-	slash = strchr(vp->rest, '/');
-	if (slash && (!strncmp(slash + 1, "..", 2)))
 		return -ENOENT;
 	if (sky_result_disk_path(vp->pool, vp->job, NULL, dir, sizeof(dir)))
 		return -ENOENT;
@@ -373,7 +377,8 @@ static int disk_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 		return -errno;
 	}
 	while ((de = readdir(d)))
-		if (!hidden(de->d_name) && (de->d_type == DT_REG || de->d_type == DT_DIR))
+		if ((de->d_type == DT_REG || de->d_type == DT_DIR) &&
+		    strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			fs_fill(buf, fill, de->d_name);
 	closedir(d);
 	return 0;

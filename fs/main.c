@@ -103,6 +103,9 @@ void *skyfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	/* unlink of an open job file is a cancel, never a rename to .fuse_hidden */
 	cfg->hard_remove = 1;
+	/* reads through an open file take no path lock, so a reader blocked on
+	 * wait never holds up rmdir of its pool */
+	cfg->nullpath_ok = 1;
 	rc = sky_sched_start();
 	if (rc)
 		log_error("cannot start the scheduler: %s", strerror(-rc));
@@ -115,6 +118,7 @@ void skyfs_destroy(void *data)
 	(void)data;
 	log_info("unmounting: tearing down every pool");
 	sky_sched_close();
+	fs_free_open_files();
 	destroyed = 1;
 }
 

@@ -8,6 +8,7 @@
 #include "fs/tree.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "scheduler/sched.h"
 #include <fuse_lowlevel.h>
 
@@ -55,7 +57,8 @@ static int split(char *path, char **comp)
 	char *save = NULL, *c;
 
 	for (c = strtok_r(path, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (n == MAX_DEPTH)
+		/* the kernel lets 256+ byte names through; they fit nowhere here */
+		if (n == MAX_DEPTH || strlen(c) > SKY_NAME_MAX)
 			return -ENAMETOOLONG;
 		comp[n++] = c;
 	}
@@ -131,11 +134,21 @@ static int resolve(const char *path, struct vpath *vp)
 			return r_;                 \
 	} while (0)
 
+#define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
+
+/* With nullpath_ok, calls made through an open descriptor come without a
+ * path (so that a blocked read holds no lock on the tree and rmdir can go
+ * on): the path is the one the file was opened with. */
+static const char *path_of(const char *path, struct fuse_file_info *fi)
+{
+	return path ? path : fi ? FH(fi)->path : "";
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct vpath vp;
 
-	(void)fi;
+	path = path_of(path, fi);
 	RESOLVE(path, vp);
 	memset(st, 0, sizeof(*st));
 	return vp.ops->getattr ? vp.ops->getattr(&vp, st) : -ENOENT;
@@ -147,8 +160,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	struct vpath vp;
 
 	(void)off;
-	(void)fi;
 	(void)flags;
+	path = path_of(path, fi);
 	RESOLVE(path, vp);
 	if (!vp.ops->readdir)
 		return -ENOTDIR;
@@ -157,21 +170,55 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return vp.ops->readdir(&vp, buf, fill);
 }
 
-static struct fh *fh_new(void)
+/* Every open file's state, so that files still open when the daemon stops
+ * (it never gets their release) are freed too. */
+static struct {
+	pthread_mutex_t lock;
+	struct fh *head;
+} open_files = { PTHREAD_MUTEX_INITIALIZER, NULL };
+
+static struct fh *fh_new(const char *path)
 {
 	struct fh *fh = calloc(1, sizeof(*fh));
 
-	if (fh)
-		fh->fd = -1;
+	if (!fh)
+		return NULL;
+	fh->fd = -1;
+	fh->path = strdup(path);
+	if (!fh->path) {
+		free(fh);
+		return NULL;
+	}
+	pthread_mutex_lock(&open_files.lock);
+	fh->next = open_files.head;
+	if (fh->next)
+		fh->next->prev = fh;
+	open_files.head = fh;
+	pthread_mutex_unlock(&open_files.lock);
 	return fh;
 }
 
 static void fh_free(struct fh *fh)
 {
+	pthread_mutex_lock(&open_files.lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		open_files.head = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&open_files.lock);
 	if (fh->fd >= 0)
 		close(fh->fd);
 	sky_buf_free(&fh->buf);
+	free(fh->path);
 	free(fh);
+}
+
+void fs_free_open_files(void)
+{
+	while (open_files.head)
+		fh_free(open_files.head);
 }
 
 static int open_common(const char *path, struct fuse_file_info *fi, int create)
@@ -183,7 +230,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, int create)
 	RESOLVE(path, vp);
 	if (create ? !vp.ops->create : !vp.ops->open)
 		return create ? -EACCES : (vp.ops->readdir ? -EISDIR : -EACCES);
-	fh = fh_new();
+	fh = fh_new(path);
 	if (!fh)
 		return -ENOMEM;
 	fh->ops = vp.ops;
@@ -200,6 +247,25 @@ static int open_common(const char *path, struct fuse_file_info *fi, int create)
 	return 0;
 }
 
+/* A directory handle only remembers its path (readdir comes without one). */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct fh *fh = fh_new(path);
+
+	if (!fh)
+		return -ENOMEM;
+	fh->kind = FH_DIR;
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	fh_free(FH(fi));
+	return 0;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	return open_common(path, fi, 0);
@@ -210,8 +276,6 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	(void)mode;
 	return open_common(path, fi, 1);
 }
-
-#define FH(fi) ((struct fh *)(uintptr_t)(fi)->fh)
 
 static int op_read(const char *path, char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
@@ -254,6 +318,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct vpath vp;
 
+	path = path_of(path, fi);
 	RESOLVE(path, vp);
 	if (!vp.ops->truncate)
 		return vp.ops->readdir ? -EISDIR : -EACCES;
@@ -320,8 +385,9 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 {
 	struct vpath vp;
 
-	(void)tv; (void)fi;
+	(void)tv;
 	/* touch(1) on an existing file is harmless; say yes, change nothing */
+	path = path_of(path, fi);
 	RESOLVE(path, vp);
 	return 0;
 }
@@ -339,7 +405,9 @@ const struct fuse_operations skyfs_ops = {
 	.init = skyfs_init,
 	.destroy = skyfs_destroy,
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.open = op_open,
 	.create = op_create,
 	.read = op_read,

@@ -24,11 +24,13 @@ struct vpath {
 	int broadcast;           /* the row is under broadcast/ rather than jobs/ */
 };
 
-enum fh_kind { FH_TEXT, FH_DISK, FH_SPEC, FH_JOB, FH_WAIT };
+enum fh_kind { FH_TEXT, FH_DISK, FH_SPEC, FH_JOB, FH_WAIT, FH_DIR };
 
 /* Per-open state, owned by the open file, freed by release. */
 struct fh {
 	const struct vnode_ops *ops;   /* the handler set it was opened through */
+	char *path;              /* the path it was opened with */
+	struct fh *prev, *next;  /* every open file (tree.c), for cleanup at exit */
 	enum fh_kind kind;
 	int fd;                  /* FH_DISK, FH_JOB: the file on disk */
 	struct sky_buf buf;      /* FH_TEXT snapshot, FH_SPEC edit, FH_WAIT answer */
@@ -86,5 +88,7 @@ int fs_read_buf(const struct sky_buf *b, char *out, size_t size, off_t off);
 int fs_interrupted(void);
 
 extern const struct fuse_operations skyfs_ops;
+/* Frees the state of files still open when the daemon stops. */
+void fs_free_open_files(void);
 
 #endif
