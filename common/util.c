@@ -2,6 +2,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -129,6 +130,29 @@ int sky_rm_rf(const char *path)
 	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) != 0)
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+int sky_empty_dir(const char *path)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int rc = 0, r;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >= (int)sizeof(child)) {
+			rc = -ENAMETOOLONG;
+			continue;
+		}
+		if ((r = sky_rm_rf(child)) && !rc)
+			rc = r;
+	}
+	closedir(d);
+	return rc;
 }
 
 int sky_write_file_atomic(const char *path, const void *buf, size_t len, int durable)

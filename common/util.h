@@ -25,6 +25,8 @@ void sky_buf_free(struct sky_buf *b);
 size_t sky_strlcpy(char *dst, const char *src, size_t size);
 
 int sky_mkdir_p(const char *path, mode_t mode);
+/* Removes everything inside the directory path, keeping it. */
+int sky_empty_dir(const char *path);
 /* Removes path and everything below it; a missing path is not an error. */
 int sky_rm_rf(const char *path);
 /* Writes a whole file through a temporary name and rename(2), so readers see

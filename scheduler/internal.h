@@ -123,6 +123,7 @@ struct sky_global {
 	pthread_cond_t work;             /* pool workers: a stop was asked for */
 	pthread_cond_t dispatch;         /* dispatcher: something to do */
 	int kicked;                      /* dispatch requested since its last pass */
+	unsigned long long exec_seq;     /* names each execution's working directory */
 	struct sky_task **terminating;   /* tasks sent SIGTERM, awaiting the grace */
 	size_t n_terminating, cap_terminating;
 	char state_dir[PATH_MAX];
@@ -137,6 +138,8 @@ extern struct sky_global g;
 
 /* sched.c */
 void sched_kick(void);                                    /* lock held */
+/* Starts what fits of p's queue now, on the calling thread (lock held). */
+void sched_dispatch_pool(struct sky_pool *p);
 void sched_cond_wait(pthread_cond_t *c, double secs);     /* lock held */
 int sched_start_dispatcher(void);
 void sched_stop_dispatcher(void);

@@ -251,7 +251,8 @@ static void start_task(struct sky_task *t, struct sky_node *n, int slot)
 	snprintf(errp, sizeof(errp), "%s/stderr", sub);
 	snprintf(files, sizeof(files), "%s/files", sub);
 	snprintf(payload, sizeof(payload), "%s/payload", dir);
-	snprintf(wd, sizeof(wd), "%s/work/%s", n->inst.workdir, j->name);
+	/* unique, since the transport removes it after reporting the end */
+	snprintf(wd, sizeof(wd), "%s/work/%llu", n->inst.workdir, ++g.exec_seq);
 	if (n->inst.transport->shared_fs)
 		snprintf(od, sizeof(od), "%s", files);
 	else
@@ -290,7 +291,7 @@ out:
 }
 
 /* Moves queued tasks of p onto free slots; lock held. */
-static void dispatch_pool(struct sky_pool *p)
+void sched_dispatch_pool(struct sky_pool *p)
 {
 	struct sky_qlink *l, *next;
 	int *running, *slots, *ready, i, any;
@@ -347,7 +348,7 @@ static void dispatch_pool(struct sky_pool *p)
 static int dispatch_cb(const char *key, void *value, void *arg)
 {
 	(void)key;
-	dispatch_pool(value);
+	sched_dispatch_pool(value);
 	pool_check_timers(value, *(double *)arg);
 	return 0;
 }

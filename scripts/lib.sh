@@ -8,7 +8,7 @@ skyfs_start() {
 	mkdir -p "$mnt"
 	pid=
 	trap skyfs_cleanup EXIT
-	./build/skyfs -f -o state="$work/state" "$mnt" 2>"$work/skyfs.log" &
+	${SKYFS_WRAP:-} ./build/skyfs -f -o state="$work/state" "$mnt" 2>"$work/skyfs.log" &
 	pid=$!
 	for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
 	mountpoint -q "$mnt" || { cat "$work/skyfs.log" >&2; return 1; }
@@ -26,7 +26,7 @@ skyfs_stop() {
 skyfs_cleanup() {
 	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || true; fi
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
+	[ -n "${SKYFS_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 
 # Polls until the pool's status says ready (10 s at most).

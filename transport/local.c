@@ -69,8 +69,8 @@ static int siginfo_to_status(const siginfo_t *si)
 	return si->si_status & 0x7f;   /* killed or dumped: the signal */
 }
 
-/* Moves $SKY_OUTPUT's content to its destination, then drops the rest of
- * the job's directories. */
+/* Moves $SKY_OUTPUT's content to its destination. The working directory
+ * goes after done(), off the path a waiter waits on. */
 static void collect(struct sky_exec *ex)
 {
 	struct stat st;
@@ -86,8 +86,7 @@ static void collect(struct sky_exec *ex)
 	if (ex->output_dir)
 		sky_rm_rf(ex->output_dir);
 work:
-	if (ex->workdir)
-		sky_rm_rf(ex->workdir);
+	;
 }
 
 static void finish(struct sky_exec *ex)
@@ -105,6 +104,9 @@ static void finish(struct sky_exec *ex)
 	kill(-ex->pid, SIGKILL);
 	collect(ex);
 	ex->done(ex->arg, status, NULL);
+	/* after done(): nobody waits for this, and the name is never reused */
+	if (ex->workdir)
+		sky_rm_rf(ex->workdir);
 	syscall(SYS_waitid, P_PIDFD, ex->pidfd, &si, WEXITED, NULL);
 	epoll_ctl(L.epfd, EPOLL_CTL_DEL, ex->pidfd, NULL);
 	exec_free(ex);
@@ -206,9 +208,9 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 	if ((rc = make_dir(req->workdir)))
 		goto out;
 	if (req->output_dir) {
-		/* a re-run starts from an empty $SKY_OUTPUT */
-		sky_rm_rf(req->output_dir);
-		if ((rc = make_dir(req->output_dir)))
+		/* a re-run starts from an empty $SKY_OUTPUT; the directory itself
+		 * may have been made in advance (see prepare_outputs) */
+		if ((rc = make_dir(req->output_dir)) || (rc = sky_empty_dir(req->output_dir)))
 			goto out;
 	}
 

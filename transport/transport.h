@@ -16,7 +16,8 @@ struct sky_instance;
 struct sky_exec;
 
 struct sky_exec_req {
-	const char *workdir;        /* node side: fresh directory, created by start() */
+	const char *workdir;        /* node side: fresh directory, created by start();
+				     * a name never used twice (removed after done()) */
 	const char *output_dir;     /* node side: exported as $SKY_OUTPUT; equal to
 				     * files_dest with a shared_fs transport */
 	const char *payload;        /* controller side: the job file to run */
