@@ -164,13 +164,6 @@ static int result_getattr(const struct vpath *vp, struct stat *st)
 	return rc;
 }
 
-/* stdout and stderr of a job exist from submission on, even before the
- * job started and created them on disk. */
-static int always_there(const char *name)
-{
-	return !strcmp(name, "stdout") || !strcmp(name, "stderr");
-}
-
 static int list_disk(const char *dir, void *buf, fuse_fill_dir_t fill)
 {
 	DIR *d = opendir(dir);
@@ -179,8 +172,7 @@ static int list_disk(const char *dir, void *buf, fuse_fill_dir_t fill)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (hidden(de->d_name) || always_there(de->d_name) ||
-		    (de->d_type != DT_REG && de->d_type != DT_DIR))
+		if (hidden(de->d_name) || (de->d_type != DT_REG && de->d_type != DT_DIR))
 			continue;
 		fs_fill(buf, fill, de->d_name);
 	}
@@ -191,16 +183,12 @@ static int list_disk(const char *dir, void *buf, fuse_fill_dir_t fill)
 static int result_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
 	char dir[PATH_MAX];
-	int bc = 0, rc = sky_result_disk_path(vp->pool, vp->job, NULL, dir, sizeof(dir));
+	int rc = sky_result_disk_path(vp->pool, vp->job, NULL, dir, sizeof(dir));
 
-	if (rc || (rc = sky_result_lookup(vp->pool, vp->job, &bc)))
+	if (rc)
 		return rc;
 	fs_fill(buf, fill, "status");
 	fs_fill(buf, fill, "wait");
-	if (!bc) {
-		fs_fill(buf, fill, "stdout");
-		fs_fill(buf, fill, "stderr");
-	}
 	if (sky_result_ended(vp->pool, vp->job, NULL))
 		fs_fill(buf, fill, "exit");
 	return list_disk(dir, buf, fill);
@@ -326,27 +314,14 @@ static int open_beneath(const struct vpath *vp, int flags)
 	return fd;
 }
 
-/* Not yet on disk, but part of the tree: an empty stdout or stderr. */
-static int not_started(const struct vpath *vp, int err)
-{
-	int bc = 1;
-
-	return err == -ENOENT && always_there(vp->rest) &&
-	       !sky_result_lookup(vp->pool, vp->job, &bc) && !bc;
-}
-
 static int disk_getattr(const struct vpath *vp, struct stat *st)
 {
 	int fd = open_beneath(vp, O_PATH);
 	struct stat real;
 	int rc = 0;
 
-	if (fd < 0) {
-		if (!not_started(vp, fd))
-			return fd;
-		fs_stat_file(st, 0444, 0);
-		return 0;
-	}
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &real))
 		rc = -errno;
 	else if (S_ISDIR(real.st_mode))
@@ -388,39 +363,17 @@ static int disk_open(const struct vpath *vp, struct fuse_file_info *fi, struct f
 {
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	fh->kind = FH_DISK;
 	fh->fd = open_beneath(vp, O_RDONLY);
-	if (fh->fd < 0) {
-		int rc = fh->fd;
-		fh->fd = -1;
-		/* a reader that opened before the job started reads it empty */
-		return not_started(vp, rc) ? 0 : rc;
-	}
+	if (fh->fd < 0)
+		return fh->fd;
+	fh->kind = FH_DISK;
 	/* stdout and stderr grow while the job runs: no page cache */
 	fi->direct_io = 1;
 	return 0;
 }
 
-/* A stdout opened before the job started appears once the job creates it. */
-static int disk_read(struct fh *fh, char *buf, size_t size, off_t off)
-{
-	if (fh->fd < 0) {
-		struct vpath vp = { 0 };
-		int fd;
-
-		sky_strlcpy(vp.pool, fh->pool, sizeof(vp.pool));
-		sky_strlcpy(vp.job, fh->job, sizeof(vp.job));
-		sky_strlcpy(vp.rest, fh->rest, sizeof(vp.rest));
-		fd = open_beneath(&vp, O_RDONLY);
-		if (fd < 0)
-			return 0;
-		fh->fd = fd;
-	}
-	return fs_disk_read(fh, buf, size, off);
-}
-
 const struct vnode_ops vn_result_disk = { .name = "result-file", .getattr = disk_getattr,
 					  .readdir = disk_readdir, .open = disk_open,
-					  .read = disk_read,
+					  .read = fs_disk_read,
 					  .unlink = result_inner_remove,
 					  .rmdir = result_inner_remove };
