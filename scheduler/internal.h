@@ -148,6 +148,10 @@ void sched_cancel_task(struct sky_task *t);
 void sched_task_forget(struct sky_task *t);               /* lock held */
 #define SKY_CANCEL_GRACE_S 3.0
 
+/* Exit codes for jobs that did not run to their own end. */
+#define EXIT_NOT_RUN 127       /* the payload could not start */
+#define EXIT_CANCELLED 143     /* 128 + SIGTERM, also for jobs cancelled in the queue */
+
 /* pool.c */
 struct sky_pool *pool_get(const char *name);              /* lock held */
 void pool_event(struct sky_pool *p, const char *fmt, ...)  /* lock held or not */
@@ -156,6 +160,11 @@ void pool_set_state(struct sky_pool *p, enum sky_pool_state s);
 const char *pool_state_name(enum sky_pool_state s);
 struct sky_pool *pool_new(const char *name);
 void pool_free(struct sky_pool *p);
+void pool_nodes_free(struct sky_pool *p);
+
+/* worker.c */
+/* Allocates the nodes and starts the pool's worker (lock held). */
+int pool_start_worker(struct sky_pool *p);
 void pool_check_timers(struct sky_pool *p, double now);   /* lock held */
 /* Asks the worker to stop and waits for it (lock held; drops it while
  * waiting). Returns -EINTR if interrupted (the stop goes on). */
@@ -165,6 +174,20 @@ double pool_rate(const struct sky_pool *p);
 double pool_accrued(const struct sky_pool *p, double now);
 
 /* job.c */
+/* How a listing walks a pool's jobs (see job_list). */
+struct each_arg {
+	sky_name_fn fn;
+	void *arg;
+	int broadcast;           /* -1: every job, else queued/running of that kind */
+};
+int job_list(const char *pool, struct each_arg *ea);      /* takes the lock */
+int job_active(const struct sky_job *j);                  /* queued or running */
+int job_task_exit_code(const struct sky_task *t);
+void job_finish(struct sky_job *j, int exit_code);        /* lock held */
+/* Appends msg to the result's stderr (sub: a broadcast node, or NULL). */
+void job_note_stderr(const struct sky_job *j, const char *sub, const char *msg);
+/* The pool by name if uploads may go to it (-ENOENT, -EBUSY when removed). */
+struct sky_pool *job_pool_for_upload(const char *pool, int *rc);
 const char *job_state_name(enum sky_job_state s);
 void job_set_state(struct sky_job *j, enum sky_job_state s);
 void job_free(struct sky_job *j);

@@ -1,25 +1,20 @@
-/* Jobs: staging an upload, submission, tasks and their queue, cancel,
- * completion and the results a job leaves behind. A job is a payload plus
- * one task (or one per node for a broadcast); the job ends when its last
- * task does, and its exit file is written last, atomically. */
+/* Jobs: tasks and their queue, cancel, completion, and what a pool's stop
+ * does to them. A job is a payload plus one task (or one per node for a
+ * broadcast); the job ends when its last task does, with its final
+ * metadata record written before anyone is told. */
 #define LOG_MODULE "job"
 #include "scheduler/internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/names.h"
 #include "transport/transport.h"
 
-#define EXIT_NOT_RUN 127       /* the payload could not start */
-#define EXIT_CANCELLED 143     /* 128 + SIGTERM, also for jobs cancelled in the queue */
 
 static const char *const job_state_names[] = {
 	[JOB_QUEUED] = "queued", [JOB_RUNNING] = "running", [JOB_SUCCEEDED] = "succeeded",
@@ -31,7 +26,7 @@ const char *job_state_name(enum sky_job_state s)
 	return job_state_names[s];
 }
 
-static int job_active(const struct sky_job *j)
+int job_active(const struct sky_job *j)
 {
 	return j->state == JOB_QUEUED || j->state == JOB_RUNNING;
 }
@@ -150,7 +145,7 @@ void job_expand_pending(struct sky_pool *p)
 
 static void requeue_now(struct sky_job *j);
 
-static int exit_code_of(const struct sky_task *t)
+int job_task_exit_code(const struct sky_task *t)
 {
 	if (t->error)
 		return EXIT_NOT_RUN;
@@ -162,7 +157,7 @@ static int exit_code_of(const struct sky_task *t)
 }
 
 /* Writes a message into a result's stderr (for jobs that never ran). */
-static void note_stderr(const struct sky_job *j, const char *sub, const char *msg)
+void job_note_stderr(const struct sky_job *j, const char *sub, const char *msg)
 {
 	char rel[PATH_MAX], path[PATH_MAX];
 
@@ -172,7 +167,7 @@ static void note_stderr(const struct sky_job *j, const char *sub, const char *ms
 	sky_append_line(path, msg);
 }
 
-static void job_finish(struct sky_job *j, int exit_code)
+void job_finish(struct sky_job *j, int exit_code)
 {
 	enum sky_job_state s;
 
@@ -216,10 +211,10 @@ void job_task_ended(struct sky_task *t, int status, const char *err)
 	j->tasks_ended++;
 	if (j->broadcast && n && !store_job_path(j, n->name, dir, sizeof(dir))) {
 		if (t->error)
-			note_stderr(j, n->name, t->error);
-		store_write_exit(dir, exit_code_of(t));
+			job_note_stderr(j, n->name, t->error);
+		store_write_exit(dir, job_task_exit_code(t));
 	} else if (!j->broadcast && t->error) {
-		note_stderr(j, NULL, t->error);
+		job_note_stderr(j, NULL, t->error);
 	}
 	sched_kick();
 	if (j->tasks_ended < j->n_tasks)
@@ -230,7 +225,7 @@ void job_task_ended(struct sky_task *t, int status, const char *err)
 	}
 	/* the first non-zero exit, in rank order, is the job's */
 	for (i = 0; i < j->n_tasks && !code; i++)
-		code = exit_code_of(&j->tasks[i]);
+		code = job_task_exit_code(&j->tasks[i]);
 	if (!j->error) {
 		for (i = 0; i < j->n_tasks; i++)
 			if (j->tasks[i].error) {
@@ -350,7 +345,7 @@ void job_pool_stopping(struct sky_pool *p, enum sky_stop_reason why)
 
 /* ---- public operations (sched.h) ------------------------------------------ */
 
-static struct sky_pool *pool_for_jobs(const char *pool, int *rc)
+struct sky_pool *job_pool_for_upload(const char *pool, int *rc)
 {
 	struct sky_pool *p = pool_get(pool);
 
@@ -360,197 +355,6 @@ static struct sky_pool *pool_for_jobs(const char *pool, int *rc)
 	else if (p->removing)
 		*rc = -EBUSY;
 	return p;
-}
-
-static int staged_dir(struct sky_pool *p, const char *job, char *out, size_t len)
-{
-	char rel[PATH_MAX];
-
-	snprintf(rel, sizeof(rel), "results/%s", job);
-	return store_pool_path(p, rel, out, len);
-}
-
-static int open_payload(const char *dir, int *fd)
-{
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/payload", dir);
-	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	return *fd < 0 ? -errno : 0;
-}
-
-/* Creates what a job writes into before it runs (stdout, stderr, files/),
- * so that starting it creates nothing: file creation is the slow part of a
- * start on most filesystems, and a waiting slot should not pay for it. A
- * broadcast's per-node directories are made when each node starts. */
-static void prepare_outputs(const char *dir)
-{
-	static const char *const files[] = { "stdout", "stderr" };
-	char path[PATH_MAX + 16];
-	size_t i;
-
-	for (i = 0; i < SKY_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-	}
-	snprintf(path, sizeof(path), "%s/files", dir);
-	mkdir(path, 0755);
-}
-
-int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
-{
-	struct sky_pool *p;
-	char path[PATH_MAX];
-	int rc;
-
-	if ((rc = sky_name_check(job)))
-		return rc == -ENAMETOOLONG ? rc : -EINVAL;
-	/* editors' swap and backup files (.x.swp) must never become jobs */
-	if (job[0] == '.')
-		return -EINVAL;
-	pthread_mutex_lock(&g.lock);
-	p = pool_for_jobs(pool, &rc);
-	if (rc)
-		goto out;
-	if (sky_map_get(&p->jobs, job) || sky_map_get(&p->staging, job)) {
-		rc = -EEXIST;
-		goto out;
-	}
-	/* The upload goes straight to its result directory, which stays
-	 * invisible (not in p->jobs) until submission: no copy, no rename. */
-	if ((rc = staged_dir(p, job, path, sizeof(path))))
-		goto out;
-	if (mkdir(path, 0755) && errno == EEXIST) {
-		sky_rm_rf(path);   /* a leftover of an upload that never finished */
-		rc = mkdir(path, 0755) ? -errno : 0;
-	}
-	if (rc || (rc = open_payload(path, fd)))
-		goto out;
-	if (!broadcast)
-		prepare_outputs(path);
-	rc = sky_map_put(&p->staging, job, (void *)(long)(broadcast + 1));
-	if (rc) {
-		close(*fd);
-		sky_rm_rf(path);
-	}
-out:
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
-
-void sky_job_unstage(const char *pool, const char *job)
-{
-	struct sky_pool *p;
-	char path[PATH_MAX];
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	if (p && sky_map_del(&p->staging, job) && !staged_dir(p, job, path, sizeof(path)))
-		sky_rm_rf(path);
-	pthread_mutex_unlock(&g.lock);
-}
-
-int sky_job_submit(const char *pool, const char *job, int broadcast)
-{
-	struct sky_pool *p;
-	struct sky_job *j = NULL;
-	int rc;
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	if (!p || !sky_map_get(&p->staging, job)) {
-		rc = -ENOENT;
-		goto out;
-	}
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	j->pool = p;
-	snprintf(j->name, sizeof(j->name), "%s", job);
-	j->broadcast = broadcast;
-	j->exit_code = -1;
-	j->submitted = sky_now();
-	j->state = JOB_QUEUED;
-	/* the payload is in place already (sky_job_stage): only make it visible */
-	if ((rc = sky_map_put(&p->jobs, j->name, j)))
-		goto out;
-	sky_map_del(&p->staging, job);
-	p->counts[JOB_QUEUED]++;
-	p->last_activity = sky_mono();
-	/* the first record says "not sealed": seen after a crash, it means the
-	 * upload was cut short */
-	store_job_save(j);
-	pthread_cond_broadcast(&g.changed);
-	j = NULL;
-out:
-	pthread_mutex_unlock(&g.lock);
-	free(j);
-	return rc;
-}
-
-int sky_job_seal(const char *pool, const char *job, int broadcast)
-{
-	struct sky_pool *p;
-	struct sky_job *j;
-	enum sky_payload_kind kind = SKY_PAYLOAD_SCRIPT;
-	char payload[PATH_MAX], why[512];
-	struct stat st;
-	int rc, bad;
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	if (p && sky_map_get(&p->staging, job)) {
-		pthread_mutex_unlock(&g.lock);
-		if ((rc = sky_job_submit(pool, job, broadcast)))
-			return rc;
-		pthread_mutex_lock(&g.lock);
-		p = pool_get(pool);
-	}
-	j = p ? sky_map_get(&p->jobs, job) : NULL;
-	if (!j || j->sealed || j->broadcast != broadcast) {
-		pthread_mutex_unlock(&g.lock);
-		return j ? 0 : -ENOENT;
-	}
-	j->sealed = 1;    /* from here nobody else seals or frees it but us... */
-	store_job_path(j, "payload", payload, sizeof(payload));
-	pthread_mutex_unlock(&g.lock);
-
-	/* ...so detection, which reads the payload, runs without the lock */
-	why[0] = '\0';
-	bad = sky_payload_detect(payload, &kind, why, sizeof(why));
-	if (!bad && kind == SKY_PAYLOAD_SHEBANG)
-		chmod(payload, 0755);
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	j = p ? sky_map_get(&p->jobs, job) : NULL;
-	if (!j || j->state != JOB_QUEUED) {
-		/* cancelled or removed during the upload */
-		rc = 0;
-		goto out;
-	}
-	j->kind = kind;
-	if (!stat(payload, &st))
-		j->size = st.st_size;
-	if (bad) {
-		j->error = strdup(why[0] ? why : strerror(-bad));
-		note_stderr(j, NULL, j->error);
-		pool_event(p, "job %s refused: %s", j->name, j->error);
-		job_finish(j, EXIT_NOT_RUN);
-		rc = 0;
-		goto out;
-	}
-	store_job_save(j);
-	rc = job_enqueue(j);
-	/* start it from here rather than waking the dispatcher: one hand-off
-	 * less on the way from close to a running job */
-	if (!rc)
-		sched_dispatch_pool(p);
-out:
-	pthread_mutex_unlock(&g.lock);
-	return rc;
 }
 
 int sky_job_cancel(const char *pool, const char *job, int broadcast)
@@ -573,12 +377,6 @@ out:
 	return rc;
 }
 
-struct each_arg {
-	sky_name_fn fn;
-	void *arg;
-	int broadcast;           /* -1: every job, else queued/running of that kind */
-};
-
 static int list_jobs_cb(const char *key, void *value, void *arg)
 {
 	struct each_arg *ea = arg;
@@ -599,7 +397,7 @@ static int list_staged_cb(const char *key, void *value, void *arg)
 }
 
 /* Lists p's jobs per ea (and, for jobs/ and broadcast/, uploads too). */
-static int list_jobs(const char *pool, struct each_arg *ea)
+int job_list(const char *pool, struct each_arg *ea)
 {
 	struct sky_pool *p;
 	int rc = 0;
@@ -618,7 +416,7 @@ int sky_job_list(const char *pool, int broadcast, sky_name_fn fn, void *arg)
 {
 	struct each_arg ea = { fn, arg, broadcast };
 
-	return list_jobs(pool, &ea);
+	return job_list(pool, &ea);
 }
 
 int sky_job_lookup(const char *pool, const char *job, int broadcast, off_t *size)
@@ -647,159 +445,3 @@ out:
 	return rc;
 }
 
-int sky_result_list(const char *pool, sky_name_fn fn, void *arg)
-{
-	struct each_arg ea = { fn, arg, -1 };
-
-	return list_jobs(pool, &ea);
-}
-
-static struct sky_job *job_get(const char *pool, const char *job)
-{
-	struct sky_pool *p = pool_get(pool);
-
-	return p ? sky_map_get(&p->jobs, job) : NULL;
-}
-
-int sky_result_lookup(const char *pool, const char *job, int *broadcast)
-{
-	struct sky_job *j;
-
-	pthread_mutex_lock(&g.lock);
-	j = job_get(pool, job);
-	if (j && broadcast)
-		*broadcast = j->broadcast;
-	pthread_mutex_unlock(&g.lock);
-	return j ? 0 : -ENOENT;
-}
-
-/* The task of broadcast job j on the node called node. */
-static struct sky_task *task_on(struct sky_job *j, const char *node)
-{
-	int i;
-
-	for (i = 0; i < j->n_tasks; i++)
-		if (!strcmp(j->tasks[i].node_name, node))
-			return &j->tasks[i];
-	return NULL;
-}
-
-int sky_result_render_status(const char *pool, const char *job, const char *node,
-			     struct sky_buf *out)
-{
-	struct sky_job *j;
-	struct sky_task *t = NULL;
-	int rc = 0;
-
-	pthread_mutex_lock(&g.lock);
-	j = job_get(pool, job);
-	if (!j || (node && !(t = task_on(j, node))))
-		rc = -ENOENT;
-	else
-		rc = render_job_status(j, t, out);
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
-
-int sky_result_wait(const char *pool, const char *job, const char *node,
-		    sky_interrupted_fn interrupted, int *exit_code)
-{
-	struct sky_job *j;
-	struct sky_task *t;
-	int rc;
-
-	pthread_mutex_lock(&g.lock);
-	for (;;) {
-		j = job_get(pool, job);
-		t = NULL;
-		if (!j || (node && !(t = task_on(j, node)))) {
-			rc = -ENOENT;
-			break;
-		}
-		if (t ? t->ended : !job_active(j)) {
-			*exit_code = t ? exit_code_of(t) : j->exit_code;
-			rc = 0;
-			break;
-		}
-		if (interrupted && interrupted()) {
-			rc = -EINTR;
-			break;
-		}
-		sched_cond_wait(&g.changed, 0.1);
-	}
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
-
-int sky_result_ended(const char *pool, const char *job, const char *node)
-{
-	struct sky_job *j;
-	struct sky_task *t;
-	int ended = 0;
-
-	pthread_mutex_lock(&g.lock);
-	j = job_get(pool, job);
-	if (j && node)
-		ended = (t = task_on(j, node)) && t->ended;
-	else if (j)
-		ended = !job_active(j);
-	pthread_mutex_unlock(&g.lock);
-	return ended;
-}
-
-int sky_result_disk_path(const char *pool, const char *job, const char *rel,
-			 char *out, size_t len)
-{
-	struct sky_job *j;
-	int rc;
-
-	pthread_mutex_lock(&g.lock);
-	j = job_get(pool, job);
-	rc = j ? store_job_path(j, rel, out, len) : -ENOENT;
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
-
-int sky_result_remove(const char *pool, const char *job)
-{
-	struct sky_pool *p;
-	struct sky_job *j;
-	char dir[PATH_MAX];
-	int rc = 0;
-
-	pthread_mutex_lock(&g.lock);
-	p = pool_get(pool);
-	j = p ? sky_map_get(&p->jobs, job) : NULL;
-	if (!j) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (job_active(j)) {
-		rc = -EBUSY;
-		goto out;
-	}
-	store_job_path(j, NULL, dir, sizeof(dir));
-	sky_map_del(&p->jobs, job);
-	p->counts[j->state]--;
-	job_free(j);
-	rc = sky_rm_rf(dir);
-	pthread_cond_broadcast(&g.changed);
-out:
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
-
-int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *out)
-{
-	struct sky_job *j;
-	int rc;
-
-	pthread_mutex_lock(&g.lock);
-	j = job_get(pool, job);
-	if (!j || job_active(j))
-		rc = -ENOENT;
-	else
-		rc = sky_buf_printf(out, "%d\n", j->exit_code);
-	pthread_mutex_unlock(&g.lock);
-	return rc;
-}
