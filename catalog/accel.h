@@ -1,12 +1,12 @@
-/* Matching a logical accelerator name from a spec ("A100", "A100-80GB",
- * "RTX-4090") against a device name as a provider reports it ("NVIDIA
- * A100-SXM4-80GB", "NVIDIA GeForce RTX 4090"). The full catalog with aliases
- * and variants grows here. */
+/* Comparing what a provider reports about a device with the catalog's
+ * names (the catalog itself is catalog.h). */
 #ifndef SKY_ACCEL_H
 #define SKY_ACCEL_H
 
-/* Non-zero when every token of want (split on '-', '_', ' ') appears among
- * the tokens of device, case-insensitively ("NVIDIA" is ignored). */
-int sky_accel_match(const char *want, const char *device);
+/* Non-zero when the device a provider reports ("NVIDIA A100-SXM4-80GB")
+ * is the accelerator `name` (canonical, "A100-80GB"): through the
+ * catalog's aliases, or by equal names for devices the catalog does not
+ * know. */
+int sky_accel_same(const char *name, const char *device);
 
 #endif

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "fs/tree.h"
+#include "catalog/catalog.h"
 #include "common/log.h"
 #include "scheduler/sched.h"
 
 struct options {
 	char *state;
+	char *catalog_max_age;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -32,6 +34,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
 #define OPT(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt option_spec[] = {
 	OPT("state=%s", state),
+	OPT("catalog_max_age=%s", catalog_max_age),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -66,6 +69,9 @@ static void usage(const char *prog)
 	       "skyfs options:\n"
 	       "    -o state=DIR    state directory (default $XDG_STATE_HOME/skyfs,\n"
 	       "                    else ~/.local/state/skyfs); one mount at a time\n"
+	       "    -o catalog_max_age=DURATION\n"
+	       "                    flag shipped offer snapshots older than this as\n"
+	       "                    stale (default 30d)\n"
 	       "    -f              stay in the foreground, log to stderr too\n"
 	       "    -d              debug: foreground, FUSE and skyfs debug logging\n"
 	       "    -h, --help      this text, then libfuse's options\n"
@@ -161,6 +167,19 @@ int main(int argc, char *argv[])
 		snprintf(state, sizeof(state), "%s", abs);
 	}
 	sky_log_set_level(opts.debug ? SKY_LOG_DEBUG : SKY_LOG_INFO);
+	if (sky_catalog_init(err, sizeof(err))) {
+		fprintf(stderr, "skyfs: catalog: %s\n", err);
+		return 2;
+	}
+	if (opts.catalog_max_age) {
+		long secs;
+		if (sky_parse_duration(opts.catalog_max_age, &secs)) {
+			fprintf(stderr, "skyfs: catalog_max_age: invalid duration \"%s\"\n",
+				opts.catalog_max_age);
+			return 1;
+		}
+		sky_catalog_set_max_age(secs);
+	}
 	if ((rc = sky_sched_open(state, err, sizeof(err)))) {
 		fprintf(stderr, "skyfs: %s\n", err);
 		fuse_opt_free_args(&args);
@@ -177,6 +196,8 @@ int main(int argc, char *argv[])
 		sky_sched_close();   /* the mount never came up */
 	fuse_opt_free_args(&args);
 	free(opts.state);
+	free(opts.catalog_max_age);
+	sky_catalog_fini();
 	sky_log_close();
 	return destroyed ? 0 : rc ? 1 : 0;
 }

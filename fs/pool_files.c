@@ -55,15 +55,6 @@ int fs_text_read(struct fh *fh, char *buf, size_t size, off_t off)
 	return fs_read_buf(&fh->buf, buf, size, off);
 }
 
-#define TEXT_FILE(id, fn)                                                          \
-	static int id##_getattr(const struct vpath *vp, struct stat *st)           \
-	{ return fs_text_getattr(vp, st, fn); }                                       \
-	static int id##_open(const struct vpath *vp, struct fuse_file_info *fi,    \
-			     struct fh *fh)                                        \
-	{ return fs_text_open(vp, fi, fh, fn); }                                      \
-	const struct vnode_ops vn_##id = { .name = #id, .getattr = id##_getattr,   \
-					   .open = id##_open, .read = fs_text_read }
-
 static int render_readme(const char *pool, const char *name, struct sky_buf *out)
 {
 	(void)pool;
@@ -83,10 +74,18 @@ static int render_cost(const char *pool, const char *name, struct sky_buf *out)
 	return sky_pool_render_cost(pool, out);
 }
 
-TEXT_FILE(readme, render_readme);
-TEXT_FILE(status, render_status);
-TEXT_FILE(cost, render_cost);
-TEXT_FILE(node, sky_pool_render_node);
+FS_TEXT_FILE(readme, render_readme);
+FS_TEXT_FILE(status, render_status);
+FS_TEXT_FILE(cost, render_cost);
+FS_TEXT_FILE(node, sky_pool_render_node);
+
+static int render_plan(const char *pool, const char *name, struct sky_buf *out)
+{
+	(void)name;
+	return sky_pool_render_plan(pool, out);
+}
+
+FS_TEXT_FILE(plan, render_plan);
 
 /* ---- directories ------------------------------------------------------------ */
 
@@ -104,6 +103,8 @@ static int root_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 	(void)vp;
 	fs_fill(buf, fill, "README");
 	fs_fill(buf, fill, "pools");
+	fs_fill(buf, fill, "catalog");
+	fs_fill(buf, fill, "providers");
 	return 0;
 }
 
@@ -123,8 +124,8 @@ const struct vnode_ops vn_pools = { .name = "pools", .getattr = dir_getattr,
 
 static int pool_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	static const char *const names[] = { "spec", "status", "events", "cost", "nodes",
-					     "jobs", "broadcast", "results" };
+	static const char *const names[] = { "spec", "status", "events", "cost", "plan",
+					     "nodes", "jobs", "broadcast", "results" };
 	size_t i;
 
 	(void)vp;

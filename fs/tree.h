@@ -61,7 +61,9 @@ struct vnode_ops {
 
 /* Handler sets, defined in pool_files.c and job_files.c. */
 extern const struct vnode_ops vn_root, vn_readme, vn_pools, vn_pool, vn_spec, vn_status,
-	vn_events, vn_cost, vn_nodes, vn_node, vn_jobs, vn_job, vn_results, vn_result,
+	vn_events, vn_cost, vn_plan, vn_nodes, vn_node, vn_jobs, vn_job, vn_results, vn_result,
+	vn_catalog, vn_catalog_accels, vn_catalog_offers, vn_providers, vn_provider,
+	vn_provider_status,
 	vn_result_status, vn_result_wait, vn_result_exit, vn_result_disk;
 
 /* Shared helpers for handlers. */
@@ -71,6 +73,15 @@ int fs_text_getattr(const struct vpath *vp, struct stat *st, render_fn render);
 int fs_text_open(const struct vpath *vp, struct fuse_file_info *fi, struct fh *fh,
 		 render_fn render);
 int fs_text_read(struct fh *fh, char *buf, size_t size, off_t off);
+/* Defines vn_<id>: a read-only text file rendered by fn at open. */
+#define FS_TEXT_FILE(id, fn)                                                       \
+	static int id##_getattr(const struct vpath *vp, struct stat *st)           \
+	{ return fs_text_getattr(vp, st, fn); }                                    \
+	static int id##_open(const struct vpath *vp, struct fuse_file_info *fi,    \
+			     struct fh *fh)                                        \
+	{ return fs_text_open(vp, fi, fh, fn); }                                   \
+	const struct vnode_ops vn_##id = { .name = #id, .getattr = id##_getattr,   \
+					   .open = id##_open, .read = fs_text_read }
 void fs_stat_dir(struct stat *st);
 void fs_stat_file(struct stat *st, mode_t mode, off_t size);
 int fs_fill(void *buf, fuse_fill_dir_t fill, const char *name);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "catalog/accel.h"
 #include "common/log.h"
@@ -101,6 +102,13 @@ static int local_offers(const struct sky_spec *spec, struct sky_offer **out, siz
 		snprintf(o[j].instance_type, sizeof(o[j].instance_type), "local");
 		snprintf(o[j].region, sizeof(o[j].region), "local");
 		o[j].market = SKY_MARKET_ON_DEMAND;
+		/* GPUs are a capacity that nodes and slots split, not a shape */
+		o[j].shareable = 1;
+		o[j].vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		o[j].memory_gb = (int)((double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) /
+				       (1024.0 * 1024 * 1024));
+		o[j].source = SKY_SOURCE_LIVE;
+		o[j].as_of = (long long)sky_now();
 	}
 	*out = o;
 	*n = k;
@@ -110,6 +118,7 @@ static int local_offers(const struct sky_spec *spec, struct sky_offer **out, siz
 static int local_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
 	const struct sky_spec *spec = pool->spec;
+	const struct sky_request *req = pool->request;
 	struct local_state *st;
 	struct gpu gpus[MAX_GPUS];
 	int ng, i, need;
@@ -121,18 +130,19 @@ static int local_prepare(const struct sky_pool_info *pool, void **state, struct 
 		free(st);
 		return -ENAMETOOLONG;
 	}
-	if (spec->accelerator[0]) {
+	if (req->accelerator[0]) {
 		ng = list_gpus(gpus, MAX_GPUS);
+		/* the offer's model: the one the catalog matched for this request */
 		for (i = 0; i < ng; i++)
-			if (sky_accel_match(spec->accelerator, gpus[i].model))
+			if (sky_accel_same(pool->offer->accelerator, gpus[i].model))
 				sky_strlcpy(st->gpus[st->n_gpus++], gpus[i].index,
 					    sizeof(st->gpus[0]));
-		st->per_node = spec->slots * spec->accelerator_count;
+		st->per_node = spec->slots * req->accelerator_count;
 		need = spec->nodes * st->per_node;
 		if (need > st->n_gpus) {
 			sky_err_set(err, "local: %d x %s needed (%d nodes x %d slots x %d), "
-				    "this machine has %d", need, spec->accelerator, spec->nodes,
-				    spec->slots, spec->accelerator_count, st->n_gpus);
+				    "this machine has %d", need, pool->offer->accelerator, spec->nodes,
+				    spec->slots, req->accelerator_count, st->n_gpus);
 			free(st);
 			return -EAGAIN;
 		}

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 struct sky_spec;
+struct sky_request;
 struct sky_transport_ops;
 
 struct sky_err {
@@ -33,15 +34,25 @@ void sky_err_set(struct sky_err *e, const char *fmt, ...)
 enum sky_market { SKY_MARKET_ON_DEMAND, SKY_MARKET_SPOT };
 const char *sky_market_name(enum sky_market m);
 
+enum sky_offer_source { SKY_SOURCE_SNAPSHOT, SKY_SOURCE_LIVE };
+
 /* One thing a provider can run a node on. */
 struct sky_offer {
 	char provider[32];
 	char instance_type[64];      /* provider's name for the node shape */
 	char region[32];
-	char accelerator[64];        /* device name as the provider reports it; "" for none */
+	char accelerator[64];        /* canonical name when the catalog knows it, else
+				      * the device name as reported; "" for none */
 	int accelerator_count;       /* devices per node */
+	int shareable;               /* the count is a capacity that nodes and slots
+				      * split (the local machine), not a fixed shape */
+	int vcpus;                   /* 0 when unknown */
+	int memory_gb;               /* 0 when unknown */
 	enum sky_market market;
 	double price_usd_per_hour;   /* per node */
+	enum sky_offer_source source;
+	long long as_of;             /* when the figures are from (epoch seconds) */
+	int stale;                   /* a snapshot row older than the catalog's max age */
 };
 
 enum sky_instance_state {
@@ -69,8 +80,9 @@ struct sky_instance {
 struct sky_pool_info {
 	const char *name;            /* pool directory name */
 	const char *state_dir;       /* the pool's private directory in the state dir */
-	const struct sky_spec *spec;
-	const struct sky_offer *offer;   /* the chosen offer */
+	const struct sky_spec *spec;     /* nodes, slots, setup, env */
+	const struct sky_offer *offer;   /* the candidate being tried */
+	const struct sky_request *request; /* the alternative it satisfies (accelerator count) */
 };
 
 struct sky_provider_ops {
@@ -97,5 +109,20 @@ struct sky_provider_ops {
 const struct sky_provider_ops *sky_provider_find(const char *name);
 /* Comma-separated list of registered names, for error messages. */
 const char *sky_provider_names(void);
+/* Every registered provider, in registry order. */
+const struct sky_provider_ops *const *sky_providers(size_t *n);
+/* The last error a provider reported (offers, prepare, provision...), kept
+ * for providers/<name>/status; never a credential. Thread-safe. */
+void sky_provider_note_error(const char *name, const char *msg);
+void sky_provider_last_error(const char *name, char *buf, size_t len);
+
+/* MNT/providers/: every provider skyfs knows, implemented or catalog-only
+ * (status.c). fn returns non-zero to stop. */
+int sky_provider_each(int (*fn)(const char *name, void *arg), void *arg);
+int sky_provider_known(const char *name);
+/* providers/<name>/status: implemented or not, configured or not and where
+ * credentials come from (never the secret), offer count, last error. */
+struct sky_buf;
+int sky_provider_render_status(const char *name, struct sky_buf *out);
 
 #endif

@@ -2,6 +2,7 @@
  * shared helpers of provider.h. */
 #include "providers/provider.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,50 @@ const struct sky_provider_ops *sky_provider_find(const char *name)
 		if (!strcmp(providers[i]->name, name))
 			return providers[i];
 	return NULL;
+}
+
+const struct sky_provider_ops *const *sky_providers(size_t *n)
+{
+	*n = SKY_ARRAY_SIZE(providers);
+	return providers;
+}
+
+static struct {
+	pthread_mutex_t lock;
+	char msg[SKY_ARRAY_SIZE(providers)][512];
+} last_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int provider_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SKY_ARRAY_SIZE(providers); i++)
+		if (!strcmp(providers[i]->name, name))
+			return (int)i;
+	return -1;
+}
+
+void sky_provider_note_error(const char *name, const char *msg)
+{
+	int i = provider_index(name);
+
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&last_errors.lock);
+	sky_strlcpy(last_errors.msg[i], msg, sizeof(last_errors.msg[i]));
+	pthread_mutex_unlock(&last_errors.lock);
+}
+
+void sky_provider_last_error(const char *name, char *buf, size_t len)
+{
+	int i = provider_index(name);
+
+	buf[0] = '\0';
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&last_errors.lock);
+	sky_strlcpy(buf, last_errors.msg[i], len);
+	pthread_mutex_unlock(&last_errors.lock);
 }
 
 const char *sky_provider_names(void)

@@ -29,7 +29,7 @@ struct sky_exec;
 
 enum sky_pool_state {
 	POOL_EMPTY, POOL_INVALID, POOL_PROVISIONING, POOL_READY, POOL_DEGRADED,
-	POOL_FAILED, POOL_TERMINATING, POOL_STOPPED,
+	POOL_FAILED, POOL_TERMINATING, POOL_STOPPED, POOL_PLANNED,
 };
 enum sky_job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_LOST,
@@ -101,7 +101,12 @@ struct sky_pool {
 	char error[1024];                /* last problem, shown in status */
 	char *spec_text;                 /* last accepted spec, NULL if none */
 	struct sky_spec spec;            /* parsed spec_text; valid when spec_text */
-	struct sky_offer offer;          /* the chosen offer */
+	struct sky_offer offer;          /* the chosen offer (valid once in use) */
+	struct sky_request req;          /* the alternative it was chosen for */
+	struct sky_candidate *cands;     /* the ranked plan of the current spec */
+	size_t n_cands;
+	int planned;                     /* cands holds a plan */
+	double planned_at;
 	struct sky_node *nodes;          /* spec.nodes entries while active */
 	int n_nodes;
 	struct sky_map jobs;             /* name -> struct sky_job (results exist) */
@@ -162,6 +167,12 @@ struct sky_pool *pool_new(const char *name);
 void pool_free(struct sky_pool *p);
 void pool_nodes_free(struct sky_pool *p);
 
+/* plan.c */
+/* Refreshes live offers of the providers the spec names, ranks every
+ * offer for the spec's alternatives and stores the result as the pool's
+ * plan. Lock not held. When nothing matches, why says what is on offer. */
+int plan_build(struct sky_pool *p, char *why, size_t len);
+
 /* worker.c */
 /* Allocates the nodes and starts the pool's worker (lock held). */
 int pool_start_worker(struct sky_pool *p);
@@ -213,5 +224,6 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out);
 int render_pool_cost(const struct sky_pool *p, struct sky_buf *out);
 int render_node(const struct sky_node *n, struct sky_buf *out);
 int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out);
+int render_plan(const struct sky_pool *p, struct sky_buf *out);
 
 #endif

@@ -20,6 +20,7 @@ static const char *const pool_state_names[] = {
 	[POOL_PROVISIONING] = "provisioning", [POOL_READY] = "ready",
 	[POOL_DEGRADED] = "degraded", [POOL_FAILED] = "failed",
 	[POOL_TERMINATING] = "terminating", [POOL_STOPPED] = "stopped",
+	[POOL_PLANNED] = "planned",
 };
 
 const char *pool_state_name(enum sky_pool_state s)
@@ -106,6 +107,7 @@ void pool_free(struct sky_pool *p)
 	sky_map_free(&p->jobs);
 	sky_map_free(&p->staging);
 	pool_nodes_free(p);
+	free(p->cands);
 	sky_spec_free(&p->spec);
 	free(p->spec_text);
 	free(p);
@@ -419,6 +421,11 @@ int sky_pool_render_status(const char *name, struct sky_buf *out)
 int sky_pool_render_cost(const char *name, struct sky_buf *out)
 {
 	return render_locked(name, render_pool_cost, out);
+}
+
+int sky_pool_render_plan(const char *name, struct sky_buf *out)
+{
+	return render_locked(name, render_plan, out);
 }
 
 int sky_pool_render_node(const char *name, const char *node, struct sky_buf *out)

@@ -34,12 +34,30 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 		sky_buf_printf(out, "%s\n", p->error);
 	sky_buf_printf(out, "pool: %s\n", p->name);
 	if (p->spec_text) {
-		sky_buf_printf(out, "provider: %s\n", p->spec.provider);
-		sky_buf_printf(out, "accelerator: %s", p->spec.accelerator[0] ?
-			       p->spec.accelerator : "none");
-		if (p->spec.accelerator[0])
-			sky_buf_printf(out, ":%d", p->spec.accelerator_count);
+		/* the offer in use once there is one, else what the spec allows */
+		int in_use = p->n_nodes && p->offer.provider[0];
+		const struct sky_request *r = in_use ? &p->req : &p->spec.res;
+		int i;
+
+		sky_buf_printf(out, "provider: ");
+		if (in_use)
+			sky_buf_printf(out, "%s", p->offer.provider);
+		for (i = 0; !in_use && i < r->n_providers; i++)
+			sky_buf_printf(out, "%s%s", i ? ", " : "", r->providers[i]);
+		sky_buf_printf(out, "\naccelerator: %s", r->accelerator[0] ? r->accelerator : "none");
+		if (r->accelerator[0])
+			sky_buf_printf(out, ":%d", r->accelerator_count);
 		sky_buf_printf(out, "\nnodes: %d\nslots: %d\n", p->spec.nodes, p->spec.slots);
+		if (in_use)
+			sky_buf_printf(out, "offer: %s %s %s %s\nrate_usd_per_hour: %.4f\n",
+				       p->offer.instance_type, p->offer.region,
+				       sky_market_name(p->offer.market),
+				       p->offer.accelerator[0] ? p->offer.accelerator : "-",
+				       pool_rate(p));
+		if (p->spec.n_alts > 1 || p->spec.alts[0].name[0])
+			sky_buf_printf(out, "alternatives: %d\n", p->spec.n_alts);
+		if (p->planned)
+			sky_buf_printf(out, "candidates: %zu\n", p->n_cands);
 	}
 	sky_buf_printf(out, "nodes_ready: %d\n", ready);
 	sky_buf_printf(out, "jobs_queued: %d\njobs_running: %d\njobs_succeeded: %d\n"
@@ -68,11 +86,11 @@ int render_node(const struct sky_node *n, struct sky_buf *out)
 	int i;
 
 	sky_buf_printf(out, "state: %s\nprovider: %s\ninstance: %s\naddress: %s\n",
-		       node_state_names[n->state], p->spec.provider,
+		       node_state_names[n->state], p->offer.provider,
 		       n->inst.id[0] ? n->inst.id : "-", n->inst.address[0] ? n->inst.address : "-");
 	if (p->offer.accelerator[0])
 		sky_buf_printf(out, "accelerator: %s:%d\n", p->offer.accelerator,
-			       p->spec.accelerator_count);
+			       p->req.accelerator_count);
 	else
 		sky_buf_printf(out, "accelerator: none\n");
 	sky_buf_printf(out, "market: %s\nprice_usd_per_hour: %.6f\nslots: %d\njobs_running: %d\n",

@@ -161,7 +161,7 @@ static char **task_env(const struct sky_task *t, const char *outdir, struct sky_
 	const struct sky_node *n = t->node;
 	size_t *offs, k = 0, i;
 	char **envp = NULL;
-	int r, c, per = p->spec.accelerator_count;
+	int r, c, per = p->req.accelerator_count;
 
 	offs = calloc(32 + p->spec.n_env, sizeof(*offs));
 	if (!offs)

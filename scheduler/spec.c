@@ -1,14 +1,15 @@
-/* The pool spec parser (see spec.h).
+/* The pool spec parser (see spec.h): the two surface syntaxes, sections,
+ * duplicates, defaults and the "did you mean" hints.
  *
- * Every key is one row of spec_keys[]: its parser, where it lands in struct
- * sky_spec, its bounds, its default and its canonical rendering. Both
- * surface syntaxes reduce each entry to (line, key, value text) and hand it
- * to apply_entry(), so the two can never disagree about what a key means.
+ * Every key is one row of spec_keys[] (spec_keys.c): its parser, where it
+ * lands, its bounds, its default and its canonical rendering. Both surface
+ * syntaxes reduce each entry to (line, key, value text) and hand it to
+ * apply_entry(), so the two can never disagree about what a key means.
  *
  * In the "key = value" syntax '#' starts a comment wherever it appears, so a
  * value can never contain '#'; a value that needs one must be written in the
  * JSON syntax, which has no comments. */
-#include "scheduler/spec.h"
+#include "scheduler/spec_keys.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -18,325 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/util.h"
-#include "providers/provider.h"
-
-struct spec_key;
-
-struct spec_ctx {
-	struct sky_spec *s;
-	int line;                /* of the entry being applied */
-	char *err;
-	size_t errlen;
-	int *key_line;           /* per row: where the key was first set, 0 if not */
-	int *env_line;           /* parallel to s->env */
-	size_t env_cap;
-};
-
-typedef int (*spec_parse_fn)(struct spec_ctx *c, const struct spec_key *k,
-			     const char *suffix, const char *val);
-typedef int (*spec_format_fn)(const struct sky_spec *s, const struct spec_key *k,
-			      struct sky_buf *b);
-
-struct spec_key {
-	const char *name;        /* the key; for a prefix row, the prefix */
-	spec_parse_fn parse;
-	spec_format_fn format;
-	size_t offset;           /* of the target field in struct sky_spec */
-	long min, max;           /* bounds of the integer (for accelerator: the count) */
-	const char *def;         /* default as value text, NULL for none */
-	int prefix;              /* the key is name + a suffix the parser checks */
-	const char *desc;
-};
-
-#define FIELD(s, k, type) ((type *)((char *)(s) + (k)->offset))
-#define CFIELD(s, k, type) ((const type *)((const char *)(s) + (k)->offset))
-
-static int __attribute__((format(printf, 3, 4)))
-fail(struct spec_ctx *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	int n = 0;
-
-	if (!c->errlen)
-		return rc;
-	if (c->line > 0)
-		n = snprintf(c->err, c->errlen, "line %d: ", c->line);
-	if (n < 0 || (size_t)n >= c->errlen)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* Checks bounds with one message for every integer, quoting the text as
- * written so that overflowing numbers read back the way the user typed them. */
-static int parse_bounded(struct spec_ctx *c, const char *what, const struct spec_key *k,
-			 const char *val, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(val, &end, 10);
-	if (end == val || *end)
-		return fail(c, -EINVAL, "%s must be an integer, got \"%s\"", what, val);
-	if (errno || v < k->min || v > k->max)
-		return fail(c, -EINVAL, "%s must be between %ld and %ld, got %s",
-			    what, k->min, k->max, val);
-	*out = v;
-	return 0;
-}
-
-static int parse_int(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		     const char *val)
-{
-	long v;
-	int rc = parse_bounded(c, k->name, k, val, &v);
-
-	(void)suffix;
-	if (!rc)
-		*FIELD(c->s, k, int) = (int)v;
-	return rc;
-}
-
-static int format_int(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	return sky_buf_printf(b, "%s = %d\n", k->name, *CFIELD(s, k, int));
-}
-
-static int parse_provider(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-			  const char *val)
-{
-	char *dst = FIELD(c->s, k, char);
-
-	(void)suffix;
-	if (!sky_provider_find(val))
-		return fail(c, -EINVAL, "unknown provider \"%s\" (known: %s)", val,
-			    sky_provider_names());
-	if (strlen(val) >= SKY_PROVIDER_NAME_MAX)
-		return fail(c, -EINVAL, "provider name \"%s\" is too long", val);
-	strcpy(dst, val);
-	return 0;
-}
-
-static int format_str(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	return sky_buf_printf(b, "%s = %s\n", k->name, CFIELD(s, k, char));
-}
-
-static int valid_accel_char(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
-}
-
-/* The row's bounds are the count's; the name is stored as written. */
-static int parse_accel(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		       const char *val)
-{
-	char *name = FIELD(c->s, k, char);
-	int *count = &c->s->accelerator_count;
-	const char *colon = strchr(val, ':');
-	size_t n = colon ? (size_t)(colon - val) : strlen(val);
-	long v = 1;
-	size_t i;
-	int rc;
-
-	(void)suffix;
-	if (!strcasecmp(val, "none")) {
-		name[0] = '\0';
-		*count = 0;
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		if (!valid_accel_char(val[i]))
-			break;
-	if (n == 0 || i < n || (colon && !colon[1]))
-		return fail(c, -EINVAL, "accelerator: invalid value \"%s\" "
-			    "(use none or NAME[:COUNT], e.g. A100:8)", val);
-	if (n >= SKY_ACCEL_NAME_MAX)
-		return fail(c, -EINVAL, "accelerator: name longer than %d bytes",
-			    SKY_ACCEL_NAME_MAX - 1);
-	if (n == 4 && !strncasecmp(val, "none", 4))
-		return fail(c, -EINVAL, "accelerator: none takes no count");
-	if (colon && (rc = parse_bounded(c, "accelerator count", k, colon + 1, &v)))
-		return rc;
-	memcpy(name, val, n);
-	name[n] = '\0';
-	*count = (int)v;
-	return 0;
-}
-
-static int format_accel(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	const char *name = CFIELD(s, k, char);
-
-	if (!name[0])
-		return sky_buf_printf(b, "%s = none\n", k->name);
-	return sky_buf_printf(b, "%s = %s:%d\n", k->name, name, s->accelerator_count);
-}
-
-static int parse_text(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		      const char *val)
-{
-	char **dst = FIELD(c->s, k, char *);
-	char *copy = strdup(val);
-
-	(void)suffix;
-	if (!copy)
-		return fail(c, -ENOMEM, "out of memory");
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
-/* Absent optional text is simply not rendered, so the output parses back. */
-static int format_text(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	const char *v = *CFIELD(s, k, char *);
-
-	return v ? sky_buf_printf(b, "%s = %s\n", k->name, v) : 0;
-}
-
-static int parse_dur(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		     const char *val)
-{
-	long v;
-
-	(void)suffix;
-	if (sky_parse_duration(val, &v))
-		return fail(c, -EINVAL, "%s: invalid duration \"%s\" (use e.g. 90s, 15m, 2h)",
-			    k->name, val);
-	*FIELD(c->s, k, long) = v;
-	return 0;
-}
-
-static int format_dur(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	static const struct { long secs; char unit; } units[] = {
-		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
-	};
-	long v = *CFIELD(s, k, long);
-	size_t i;
-	int rc;
-
-	if (v <= 0)
-		return 0;
-	if ((rc = sky_buf_printf(b, "%s = ", k->name)))
-		return rc;
-	for (i = 0; i < SKY_ARRAY_SIZE(units); i++) {
-		if (v < units[i].secs)
-			continue;
-		if ((rc = sky_buf_printf(b, "%ld%c", v / units[i].secs, units[i].unit)))
-			return rc;
-		v %= units[i].secs;
-	}
-	return sky_buf_append(b, "\n", 1);
-}
-
-static int valid_env_name(const char *n)
-{
-	if (!*n || (*n >= '0' && *n <= '9'))
-		return 0;
-	for (; *n; n++)
-		if (!((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') ||
-		      (*n >= '0' && *n <= '9') || *n == '_'))
-			return 0;
-	return 1;
-}
-
-static int parse_env(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		     const char *val)
-{
-	struct sky_spec *s = c->s;
-	struct sky_spec_env *e;
-	int *lines;
-	size_t i;
-
-	if (!valid_env_name(suffix))
-		return fail(c, -EINVAL, "%s%s: invalid variable name \"%s\" "
-			    "(use [A-Za-z_][A-Za-z0-9_]*)", k->name, suffix, suffix);
-	/* skyfs sets SKY_* itself for every job; a pool must not mask them */
-	if (!strncmp(suffix, "SKY_", 4))
-		return fail(c, -EINVAL, "%s%s: names starting with SKY_ are reserved for skyfs",
-			    k->name, suffix);
-	for (i = 0; i < s->n_env; i++)
-		if (!strcmp(s->env[i].name, suffix))
-			return fail(c, -EINVAL, "duplicate key \"%s%s\" (first on line %d)",
-				    k->name, suffix, c->env_line[i]);
-	if (s->n_env == c->env_cap) {
-		size_t cap = c->env_cap ? c->env_cap * 2 : 8;
-
-		if (!(e = realloc(s->env, cap * sizeof(*e))))
-			return fail(c, -ENOMEM, "out of memory");
-		s->env = e;
-		if (!(lines = realloc(c->env_line, cap * sizeof(*lines))))
-			return fail(c, -ENOMEM, "out of memory");
-		c->env_line = lines;
-		c->env_cap = cap;
-	}
-	e = &s->env[s->n_env];
-	e->name = strdup(suffix);
-	e->value = strdup(val);
-	if (!e->name || !e->value) {
-		free(e->name);
-		free(e->value);
-		return fail(c, -ENOMEM, "out of memory");
-	}
-	c->env_line[s->n_env++] = c->line;
-	return 0;
-}
-
-static int format_env(const struct sky_spec *s, const struct spec_key *k, struct sky_buf *b)
-{
-	size_t i;
-	int rc;
-
-	for (i = 0; i < s->n_env; i++)
-		if ((rc = sky_buf_printf(b, "%s%s = %s\n", k->name, s->env[i].name,
-					 s->env[i].value)))
-			return rc;
-	return 0;
-}
-
-#define OFF(f) offsetof(struct sky_spec, f)
-
-static const struct spec_key spec_keys[] = {
-	{ "provider", parse_provider, format_str, OFF(provider), 0, 0, "local", 0,
-	  "where nodes come from (a registered provider name)" },
-	{ "nodes", parse_int, format_int, OFF(nodes), 1, 1024, "1", 0,
-	  "how many nodes the pool runs" },
-	{ "slots", parse_int, format_int, OFF(slots), 1, 1024, "1", 0,
-	  "how many jobs run at once on each node" },
-	{ "accelerator", parse_accel, format_accel, OFF(accelerator), 1, 64, "none", 0,
-	  "none or NAME[:COUNT] devices per node" },
-	{ "lifetime", parse_dur, format_dur, OFF(lifetime_s), 0, 0, NULL, 0,
-	  "tear the pool down this long after it starts" },
-	{ "idle_timeout", parse_dur, format_dur, OFF(idle_timeout_s), 0, 0, NULL, 0,
-	  "tear the pool down after this long without jobs" },
-	{ "setup", parse_text, format_text, OFF(setup), 0, 0, NULL, 0,
-	  "shell command run once on each node before its first job" },
-	{ "env.", parse_env, format_env, 0, 0, 0, NULL, 1,
-	  "env.NAME = value: an environment variable for every job" },
-};
-
-static const struct spec_key *find_key(const char *key, const char **suffix)
-{
-	size_t i;
-
-	for (i = 0; i < SKY_ARRAY_SIZE(spec_keys); i++) {
-		const struct spec_key *k = &spec_keys[i];
-		size_t n = strlen(k->name);
-
-		if (k->prefix ? !strncmp(key, k->name, n) : !strcmp(key, k->name)) {
-			*suffix = key + (k->prefix ? n : strlen(key));
-			return k;
-		}
-	}
-	return NULL;
-}
+#define fail spec_fail
 
 static int is_prefix_ci(const char *p, const char *s)
 {
@@ -351,7 +34,7 @@ static int unknown_key(struct spec_ctx *c, const char *key)
 	char best[128] = "", cand[128], known[256] = "";
 	size_t best_d = 3, kn = 0, i, d;
 
-	for (i = 0; i < SKY_ARRAY_SIZE(spec_keys); i++) {
+	for (i = 0; i < n_spec_keys; i++) {
 		const struct spec_key *k = &spec_keys[i];
 
 		if (kn < sizeof(known))
@@ -390,9 +73,12 @@ static int apply_entry(struct spec_ctx *c, const char *key, const char *val)
 	const char *suffix;
 	size_t row;
 
-	k = find_key(key, &suffix);
+	k = spec_find_key(key, &suffix);
 	if (!k)
 		return unknown_key(c, key);
+	if (c->section >= 0 && !k->per_alt)
+		return fail(c, -EINVAL, "\"%s%s\" applies to the whole pool: set it before "
+			    "the first [section]", key, k->prefix ? "" : "");
 	row = (size_t)(k - spec_keys);
 	if (!k->prefix && c->key_line[row])
 		return fail(c, -EINVAL, "duplicate key \"%s\" (first on line %d)",
@@ -409,12 +95,13 @@ static int apply_defaults(struct spec_ctx *c)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < SKY_ARRAY_SIZE(spec_keys); i++) {
+	for (i = 0; i < n_spec_keys; i++) {
 		const struct spec_key *k = &spec_keys[i];
 
 		if (k->def && (rc = k->parse(c, k, "", k->def)))
 			return rc;
 	}
+	c->s->res.vcpus = c->s->res.memory_gb = 0;
 	return 0;
 }
 
@@ -470,6 +157,46 @@ static char *trim(char *s)
 	return s;
 }
 
+static int valid_section_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
+/* [name]: an alternative that starts from the top level's hardware keys. */
+static int begin_section(struct spec_ctx *c, const char *name)
+{
+	struct sky_spec *s = c->s;
+	struct sky_request *r;
+	size_t i;
+	int k;
+
+	for (i = 0; name[i]; i++)
+		if (!valid_section_char(name[i]))
+			return fail(c, -EINVAL, "section name \"%s\": use letters, digits, "
+				    "'.', '_' and '-'", name);
+	if (!i || i >= sizeof(r->name))
+		return fail(c, -EINVAL, "section name must be 1 to %zu bytes",
+			    sizeof(r->name) - 1);
+	for (k = 0; k < s->n_alts; k++)
+		if (!strcmp(s->alts[k].name, name))
+			return fail(c, -EINVAL, "duplicate section [%s]", name);
+	if (s->n_alts == SKY_SPEC_MAX_ALTS)
+		return fail(c, -EINVAL, "at most %d sections", SKY_SPEC_MAX_ALTS);
+	if (!s->alts && !(s->alts = calloc(SKY_SPEC_MAX_ALTS, sizeof(*s->alts))))
+		return fail(c, -ENOMEM, "out of memory");
+	r = &s->alts[s->n_alts];
+	*r = s->res;
+	strcpy(r->name, name);
+	c->section = s->n_alts++;
+	c->target = r;
+	/* a section may set again what the top level set */
+	for (i = 0; i < n_spec_keys; i++)
+		if (spec_keys[i].per_alt)
+			c->key_line[i] = 0;
+	return 0;
+}
+
 /* buf is a NUL-terminated private copy, cut up in place. */
 static int parse_kv(struct spec_ctx *c, char *buf)
 {
@@ -486,8 +213,16 @@ static int parse_kv(struct spec_ctx *c, char *buf)
 		line = trim(line);
 		if (!*line)
 			continue;
-		if (*line == '[')
-			return fail(c, -EINVAL, "sections ([name]) are not supported yet");
+		if (*line == '[') {
+			char *close = strchr(line, ']');
+
+			if (!close || *trim(close + 1))
+				return fail(c, -EINVAL, "expected \"[name]\"");
+			*close = '\0';
+			if ((rc = begin_section(c, trim(line + 1))))
+				return rc;
+			continue;
+		}
 		eq = strchr(line, '=');
 		if (!eq)
 			return fail(c, -EINVAL, "expected \"key = value\"");
@@ -545,6 +280,49 @@ static int json_scan_keys(struct spec_ctx *c, const char *p, size_t len,
 	return 0;
 }
 
+/* The text a JSON scalar stands for in the key = value syntax; NULL for
+ * objects and arrays. num must hold 32 bytes. */
+static const char *json_text(json_t *v, char *num)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(num, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return num;
+	}
+	if (json_is_real(v)) {
+		snprintf(num, 32, "%.17g", json_real_value(v));
+		return num;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return NULL;
+}
+
+/* "name": {...}: an alternative, like [name] (errors point at its line). */
+static int json_section(struct spec_ctx *c, const char *name, json_t *obj)
+{
+	const char *key, *text;
+	char num[32], *val;
+	json_t *v;
+	int rc = begin_section(c, name);
+
+	json_object_foreach(obj, key, v) {
+		if (rc)
+			break;
+		if (!(text = json_text(v, num))) {
+			rc = fail(c, -EINVAL, "[%s] %s: value must be a string, number or boolean",
+				  name, key);
+			break;
+		}
+		if (!(val = strdup(text)))
+			return fail(c, -ENOMEM, "out of memory");
+		rc = apply_entry(c, key, trim(val));
+		free(val);
+	}
+	return rc;
+}
+
 /* Each value becomes the text the key = value syntax would have given. */
 static int parse_json(struct spec_ctx *c, const char *text, size_t len)
 {
@@ -554,7 +332,7 @@ static int parse_json(struct spec_ctx *c, const char *text, size_t len)
 	json_t *root, *v;
 	char num[32], *val = NULL;
 	const char *name, *sv;
-	int rc;
+	int rc, is_section;
 
 	root = json_loadb(text, len, 0, &jerr);
 	if (!root) {
@@ -568,23 +346,30 @@ static int parse_json(struct spec_ctx *c, const char *text, size_t len)
 		name = keys[i].name;
 		v = json_object_get(root, name);
 		c->line = keys[i].line;
-		if (!find_key(name, &sv)) {
+		/* an object is an alternative, unless it is a tempting misuse of
+		 * a key ("env": {...}), which gets the key's hint below */
+		is_section = json_is_object(v) && !spec_find_key(name, &sv) && strcmp(name, "env");
+		if (!spec_find_key(name, &sv) && !is_section) {
 			rc = unknown_key(c, name);
 			goto out;
+		}
+		if (c->section >= 0 && !is_section) {
+			rc = fail(c, -EINVAL, "\"%s\" applies to the whole pool: put it before "
+				  "the first alternative", name);
+			goto out;
+		}
+		if (is_section) {
+			rc = json_section(c, name, v);
+			if (rc)
+				goto out;
+			continue;
 		}
 		if (json_is_object(v) || json_is_array(v)) {
 			rc = fail(c, -EINVAL, "%s: nested objects and arrays are not supported",
 				  name);
 			goto out;
-		} else if (json_is_string(v)) {
-			sv = json_string_value(v);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			sv = num;
-		} else if (json_is_boolean(v)) {
-			sv = json_is_true(v) ? "true" : "false";
-		} else {
-			rc = fail(c, -EINVAL, "%s: value must be a string, integer or boolean",
+		} else if (!(sv = json_text(v, num))) {
+			rc = fail(c, -EINVAL, "%s: value must be a string, number or boolean",
 				  name);
 			goto out;
 		}
@@ -606,12 +391,32 @@ out:
 	return rc;
 }
 
+/* Without sections, the top level is the one alternative. Every
+ * alternative learns the pool's node count (for the pool's price). */
+static int finish_alternatives(struct spec_ctx *c)
+{
+	struct sky_spec *s = c->s;
+	int i;
+
+	if (!s->n_alts) {
+		if (!(s->alts = calloc(1, sizeof(*s->alts))))
+			return fail(c, -ENOMEM, "out of memory");
+		s->alts[0] = s->res;
+		s->n_alts = 1;
+	}
+	for (i = 0; i < s->n_alts; i++)
+		s->alts[i].nodes = s->nodes;
+	s->res.nodes = s->nodes;
+	return 0;
+}
+
 int sky_spec_parse(const char *text, size_t len, struct sky_spec *out,
 		   char *err, size_t errlen)
 {
-	int key_line[SKY_ARRAY_SIZE(spec_keys)] = { 0 };
+	int key_line[SPEC_MAX_KEYS] = { 0 };
 	struct spec_ctx c = {
-		.s = out, .err = err, .errlen = errlen, .key_line = key_line,
+		.s = out, .target = &out->res, .section = -1, .err = err, .errlen = errlen,
+		.key_line = key_line,
 	};
 	char *buf = NULL;
 	size_t i;
@@ -649,6 +454,8 @@ int sky_spec_parse(const char *text, size_t len, struct sky_spec *out,
 	buf[len] = '\0';
 	rc = parse_kv(&c, buf);
 out:
+	if (!rc)
+		rc = finish_alternatives(&c);
 	free(buf);
 	free(c.env_line);
 	if (rc)
@@ -666,6 +473,7 @@ void sky_spec_free(struct sky_spec *s)
 	}
 	free(s->env);
 	free(s->setup);
+	free(s->alts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -673,11 +481,21 @@ int sky_spec_format(const struct sky_spec *s, char **out)
 {
 	struct sky_buf b = { 0 };
 	size_t i;
-	int rc = 0;
+	int rc = 0, a;
 
-	for (i = 0; i < SKY_ARRAY_SIZE(spec_keys); i++)
-		if ((rc = spec_keys[i].format(s, &spec_keys[i], &b)))
+	for (i = 0; i < n_spec_keys; i++)
+		if ((rc = spec_keys[i].format(spec_keys[i].per_alt ? (const void *)&s->res :
+					      (const void *)s, &spec_keys[i], &b)))
 			goto out;
+	/* sections: every hardware key, as each alternative has it */
+	for (a = 0; a < s->n_alts && s->alts[a].name[0]; a++) {
+		if ((rc = sky_buf_printf(&b, "[%s]\n", s->alts[a].name)))
+			goto out;
+		for (i = 0; i < n_spec_keys; i++)
+			if (spec_keys[i].per_alt &&
+			    (rc = spec_keys[i].format(&s->alts[a], &spec_keys[i], &b)))
+				goto out;
+	}
 	if (!b.data && (rc = sky_buf_append(&b, "", 0)))
 		goto out;
 	*out = b.data;

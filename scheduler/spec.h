@@ -1,9 +1,15 @@
 /* The pool spec: what a user writes into pools/<p>/spec.
  *
  * Two surface syntaxes with the same keys: "key = value" lines ('#' starts a
- * comment, blank lines ignored) or one JSON object (first non-space byte
- * '{'). The keys, their types and their bounds are one table in spec.c, so a
- * later key is a new row, not a new code path.
+ * comment, blank lines ignored, "[name]" starts an alternative) or one JSON
+ * object (first non-space byte '{'; an object-valued key is an
+ * alternative). The keys, their types and their bounds are one table in
+ * spec_keys.c, so a later key is a new row, not a new code path.
+ *
+ * Keys that describe hardware (provider, accelerator, allocation, region,
+ * max_price, vcpus, memory) may be set per alternative: each [section]
+ * starts from the top-level values and overrides what it sets. Without
+ * sections, the top level is the one alternative.
  *
  * Ownership: sky_spec_parse() fills a caller-provided struct; the caller
  * releases it with sky_spec_free(). No locking: a spec is a value. */
@@ -12,9 +18,12 @@
 
 #include <stddef.h>
 
+#include "catalog/select.h"
+
 #define SKY_SPEC_MAX_BYTES (1 << 20)  /* larger specs are refused (EFBIG) */
 #define SKY_PROVIDER_NAME_MAX 32
 #define SKY_ACCEL_NAME_MAX 64
+#define SKY_SPEC_MAX_ALTS 16
 
 struct sky_spec_env {
 	char *name;   /* the NAME of env.NAME, a valid shell variable name */
@@ -22,16 +31,18 @@ struct sky_spec_env {
 };
 
 struct sky_spec {
-	char provider[SKY_PROVIDER_NAME_MAX];   /* default "local" */
 	int nodes;                              /* 1..1024, default 1 */
 	int slots;                              /* 1..1024, default 1 */
-	char accelerator[SKY_ACCEL_NAME_MAX];   /* "" means none */
-	int accelerator_count;                  /* per node; 0 when none */
 	char *setup;                            /* NULL when absent */
 	long lifetime_s;                        /* 0 = unlimited */
 	long idle_timeout_s;                    /* 0 = unlimited */
+	int dry_run;                            /* plan only, provision nothing */
 	struct sky_spec_env *env;               /* in the order written */
 	size_t n_env;
+	struct sky_request res;                 /* the top level's hardware keys */
+	struct sky_request *alts;               /* what to rank: the sections in the
+						 * order written, or the top level */
+	int n_alts;                             /* >= 1 after a successful parse */
 };
 
 /* Parses text (len bytes, need not be NUL-terminated). On success fills *out

@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "catalog/accel.h"
 #include "common/log.h"
 #include "transport/transport.h"
 
@@ -89,103 +88,11 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
 	return rc;
 }
 
-/* Picks the first offer that matches the spec's accelerator. */
-static int choose_offer(struct sky_pool *p, const struct sky_provider_ops *prov,
-			struct sky_offer *chosen, struct sky_err *err)
-{
-	struct sky_offer *offers = NULL;
-	struct sky_buf avail = { 0 };
-	size_t n = 0, i;
-	int rc;
-
-	rc = prov->offers(&p->spec, &offers, &n, err);
-	if (rc)
-		return rc;
-	for (i = 0; i < n; i++) {
-		const struct sky_offer *o = &offers[i];
-		int ok = p->spec.accelerator[0]
-			? o->accelerator[0] && sky_accel_match(p->spec.accelerator, o->accelerator)
-			: !o->accelerator[0];
-		if (ok) {
-			*chosen = *o;
-			goto out;
-		}
-	}
-	for (i = 0; i < n; i++)
-		sky_buf_printf(&avail, "%s%s", i ? ", " : "",
-			       offers[i].accelerator[0] ? offers[i].accelerator : "none");
-	if (p->spec.accelerator[0])
-		sky_err_set(err, "no offer for accelerator %s:%d (available from %s: %s)",
-			    p->spec.accelerator, p->spec.accelerator_count, prov->name,
-			    avail.data ? avail.data : "nothing");
-	else
-		sky_err_set(err, "%s offers no node without an accelerator (available: %s)",
-			    prov->name, avail.data ? avail.data : "nothing");
-	rc = -ENOENT;
-out:
-	sky_buf_free(&avail);
-	free(offers);
-	return rc;
-}
-
 static void fail_pool(struct sky_pool *p, const char *msg)
 {
 	snprintf(p->error, sizeof(p->error), "error: %s", msg);
 	pool_event(p, "error: %s", msg);
 	pool_set_state(p, POOL_FAILED);
-}
-
-/* Brings every node up; lock not held on entry or exit. */
-static void *provision_nodes(struct sky_pool *p, const struct sky_provider_ops *prov,
-			     void *pstate)
-{
-	struct sky_err err = { { 0 } };
-	int i, ready = 0;
-
-	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
-		struct sky_instance inst = { 0 };
-		int rc;
-
-		pthread_mutex_lock(&g.lock);
-		if (p->stop) {
-			pthread_mutex_unlock(&g.lock);
-			break;
-		}
-		pthread_mutex_unlock(&g.lock);
-		err.msg[0] = '\0';
-		rc = prov->provision(pstate, i, &inst, &err);
-		if (!rc && inst.state != SKY_INST_RUNNING)
-			rc = prov->get_instance(pstate, &inst, &err);
-		pthread_mutex_lock(&g.lock);
-		n->inst = inst;
-		if (rc) {
-			n->state = NODE_FAILED;
-			snprintf(n->error, sizeof(n->error), "%s",
-				 err.msg[0] ? err.msg : strerror(-rc));
-			pool_event(p, "node %s failed: %s", n->name, n->error);
-			pthread_mutex_unlock(&g.lock);
-			continue;
-		}
-		n->up_since = sky_now();
-		n->price = p->offer.price_usd_per_hour;
-		pool_event(p, "node %s provisioned: %s at %s", n->name, inst.id, inst.address);
-		pthread_mutex_unlock(&g.lock);
-		if (p->spec.setup && run_setup(p, n)) {
-			pthread_mutex_lock(&g.lock);
-			n->state = NODE_FAILED;
-			pool_event(p, "node %s: %s", n->name, n->error);
-			pthread_mutex_unlock(&g.lock);
-			continue;
-		}
-		pthread_mutex_lock(&g.lock);
-		n->state = NODE_READY;
-		ready++;
-		pool_event(p, "node %s ready", n->name);
-		sched_kick();
-		pthread_mutex_unlock(&g.lock);
-	}
-	return (void *)(long)ready;
 }
 
 static int alloc_nodes(struct sky_pool *p)
@@ -209,7 +116,7 @@ static int alloc_nodes(struct sky_pool *p)
 	return 0;
 }
 
-/* Terminates every node and the provider state; lock not held. */
+/* Terminates every node that exists and the provider state; lock not held. */
 static void teardown_all(struct sky_pool *p, const struct sky_provider_ops *prov, void *pstate)
 {
 	struct sky_err err = { { 0 } };
@@ -217,7 +124,7 @@ static void teardown_all(struct sky_pool *p, const struct sky_provider_ops *prov
 
 	for (i = 0; i < p->n_nodes; i++) {
 		struct sky_node *n = &p->nodes[i];
-		if (!n->inst.id[0])
+		if (!n->inst.id[0] || n->state == NODE_GONE)
 			continue;
 		err.msg[0] = '\0';
 		rc = prov->terminate(pstate, &n->inst, &err);
@@ -239,46 +146,213 @@ static void teardown_all(struct sky_pool *p, const struct sky_provider_ops *prov
 	}
 }
 
-static void *pool_worker(void *arg)
+/* The walk runs over a private copy of the plan (base); what happens to
+ * each candidate is copied into the pool's plan under the lock, so that a
+ * reader of plan never sees a half-written reason. */
+struct walk {
+	struct sky_pool *p;
+	struct sky_candidate *base;
+	const struct sky_provider_ops *prov;   /* of the candidate that worked */
+	void *pstate;
+};
+
+static void walk_record(struct walk *w, const struct sky_candidate *c, int in_use,
+			const char *reason)
 {
-	struct sky_pool *p = arg;
-	const struct sky_provider_ops *prov = sky_provider_find(p->spec.provider);
+	struct sky_candidate *pc;
+	size_t i = (size_t)(c - w->base);
+
+	pthread_mutex_lock(&g.lock);
+	if (i < w->p->n_cands) {
+		pc = &w->p->cands[i];
+		pc->tried = 1;
+		pc->in_use = in_use;
+		sky_strlcpy(pc->reason, reason ? reason : "", sizeof(pc->reason));
+	}
+	pthread_mutex_unlock(&g.lock);
+}
+
+static int walk_stop(void *arg)
+{
+	struct walk *w = arg;
+	int stop;
+
+	pthread_mutex_lock(&g.lock);
+	stop = w->p->stop != STOP_NONE;
+	pthread_mutex_unlock(&g.lock);
+	return stop;
+}
+
+/* Gets the pool every node from one candidate, or gives back what it got:
+ * a pool is made of one offer (a failing node moves the whole pool on). */
+static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_t len)
+{
+	struct walk *w = arg;
+	struct sky_pool *p = w->p;
+	const struct sky_provider_ops *prov = sky_provider_find(c->offer.provider);
 	struct sky_pool_info info = { 0 };
 	struct sky_err err = { { 0 } };
 	void *pstate = NULL;
+	int rc = 0, i;
+
+	if (!prov) {
+		snprintf(reason, len, "provider %s is not available in this build "
+			 "(its offers come from the shipped snapshot)", c->offer.provider);
+		walk_record(w, c, 0, reason);
+		return -ENOTSUP;
+	}
+	walk_record(w, c, 0, "trying");
+	pthread_mutex_lock(&g.lock);
+	p->offer = c->offer;
+	p->req = p->spec.alts[c->alternative];
+	pool_event(p, "trying %s %s (%s, %s x%d, %s, %.4f USD/h per node)", prov->name,
+		   c->offer.instance_type, c->offer.region,
+		   c->offer.accelerator[0] ? c->offer.accelerator : "no accelerator",
+		   p->req.accelerator_count, sky_market_name(c->offer.market),
+		   c->offer.price_usd_per_hour);
+	pthread_mutex_unlock(&g.lock);
+
+	info.name = p->name;
+	info.state_dir = p->dir;
+	info.spec = &p->spec;
+	info.offer = &p->offer;
+	info.request = &p->req;
+	rc = prov->prepare(&info, &pstate, &err);
+	for (i = 0; !rc && i < p->n_nodes; i++) {
+		struct sky_instance inst = { 0 };
+
+		if (walk_stop(w)) {
+			snprintf(err.msg, sizeof(err.msg), "stopped while provisioning");
+			rc = -ECANCELED;
+			break;
+		}
+		err.msg[0] = '\0';
+		rc = prov->provision(pstate, i, &inst, &err);
+		if (!rc && inst.state != SKY_INST_RUNNING)
+			rc = prov->get_instance(pstate, &inst, &err);
+		pthread_mutex_lock(&g.lock);
+		p->nodes[i].inst = inst;
+		if (!rc) {
+			p->nodes[i].up_since = sky_now();
+			p->nodes[i].price = c->offer.price_usd_per_hour;
+			pool_event(p, "node %s provisioned: %s at %s", p->nodes[i].name, inst.id,
+				   inst.address);
+		}
+		pthread_mutex_unlock(&g.lock);
+	}
+	if (!rc) {
+		w->prov = prov;
+		w->pstate = pstate;
+		walk_record(w, c, 1, NULL);
+		return 0;
+	}
+	snprintf(reason, len, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	walk_record(w, c, 0, reason);
+	sky_provider_note_error(prov->name, reason);
+	/* give back what this candidate got before the next one is tried */
+	teardown_all(p, prov, pstate);
+	pthread_mutex_lock(&g.lock);
+	for (i = 0; i < p->n_nodes; i++) {
+		memset(&p->nodes[i].inst, 0, sizeof(p->nodes[i].inst));
+		p->nodes[i].state = NODE_PROVISIONING;
+		p->nodes[i].up_since = p->nodes[i].down_at = 0;
+	}
+	pool_event(p, "%s %s failed: %s", prov->name, c->offer.instance_type, reason);
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+/* Runs setup on every provisioned node; returns how many are ready. */
+static int setup_nodes(struct sky_pool *p)
+{
+	int i, ready = 0;
+
+	for (i = 0; i < p->n_nodes; i++) {
+		struct sky_node *n = &p->nodes[i];
+		int stop, bad;
+
+		pthread_mutex_lock(&g.lock);
+		stop = p->stop != STOP_NONE;
+		pthread_mutex_unlock(&g.lock);
+		bad = p->spec.setup && !stop && run_setup(p, n);
+		pthread_mutex_lock(&g.lock);
+		if (bad) {
+			n->state = NODE_FAILED;
+			pool_event(p, "node %s: %s", n->name, n->error);
+		} else if (!p->stop) {
+			n->state = NODE_READY;
+			ready++;
+			pool_event(p, "node %s ready", n->name);
+			sched_kick();
+		}
+		pthread_mutex_unlock(&g.lock);
+	}
+	return ready;
+}
+
+/* "every candidate failed: local local: 6 x A100 needed ...; aws ..." for
+ * status and events (the full list is in plan). Lock held. */
+static const char *walk_failure(const struct sky_pool *p, char *buf, size_t len)
+{
+	size_t used, i;
+
+	used = (size_t)snprintf(buf, len, "every candidate failed (see plan):");
+	for (i = 0; i < p->n_cands && used < len; i++)
+		if (p->cands[i].tried)
+			used += (size_t)snprintf(buf + used, len - used, "%s %s %s %s: %s",
+						 i ? ";" : "", p->cands[i].offer.provider,
+						 p->cands[i].offer.instance_type,
+						 sky_market_name(p->cands[i].offer.market),
+						 p->cands[i].reason);
+	return buf;
+}
+
+static void *pool_worker(void *arg)
+{
+	struct sky_pool *p = arg;
+	struct walk w = { .p = p };
+	char why[1024] = "";
+	long found = -ENOENT;
 	int rc, ready;
 	enum sky_pool_state final;
 
+	rc = plan_build(p, why, sizeof(why));
 	pthread_mutex_lock(&g.lock);
-	pool_event(p, "provisioning %d node(s) on %s", p->spec.nodes, p->spec.provider);
+	if (rc) {
+		fail_pool(p, why[0] ? why : strerror(-rc));
+		goto wait_stop;
+	}
+	if (p->spec.dry_run) {
+		pool_event(p, "dry run: %zu candidates in plan, nothing provisioned", p->n_cands);
+		pool_set_state(p, POOL_PLANNED);
+		goto done;
+	}
+	if (!p->n_cands) {
+		fail_pool(p, why[0] ? why : "no offer matches the spec");
+		goto wait_stop;
+	}
+	pool_event(p, "provisioning %d node(s): %zu candidates", p->spec.nodes, p->n_cands);
 	pthread_mutex_unlock(&g.lock);
 
-	rc = choose_offer(p, prov, &p->offer, &err);
-	if (!rc) {
-		info.name = p->name;
-		info.state_dir = p->dir;
-		info.spec = &p->spec;
-		info.offer = &p->offer;
-		rc = prov->prepare(&info, &pstate, &err);
-	}
-	if (rc) {
+	w.base = malloc(p->n_cands * sizeof(*w.base));
+	if (!w.base) {
 		pthread_mutex_lock(&g.lock);
-		fail_pool(p, err.msg[0] ? err.msg : strerror(-rc));
+		fail_pool(p, "out of memory");
 		goto wait_stop;
 	}
 	pthread_mutex_lock(&g.lock);
-	if (p->offer.accelerator[0])
-		pool_event(p, "offer: %s, region %s, type %s, %s x%d per node, %s, %.4f USD/h per node",
-			   prov->name, p->offer.region, p->offer.instance_type, p->offer.accelerator,
-			   p->spec.accelerator_count, sky_market_name(p->offer.market),
-			   p->offer.price_usd_per_hour);
-	else
-		pool_event(p, "offer: %s, region %s, type %s, no accelerator, %s, %.4f USD/h per node",
-			   prov->name, p->offer.region, p->offer.instance_type,
-			   sky_market_name(p->offer.market), p->offer.price_usd_per_hour);
+	memcpy(w.base, p->cands, p->n_cands * sizeof(*w.base));
 	pthread_mutex_unlock(&g.lock);
-
-	ready = (int)(long)provision_nodes(p, prov, pstate);
+	found = sky_walk(w.base, p->n_cands, try_candidate, &w, walk_stop);
+	free(w.base);
+	w.base = NULL;
+	pthread_mutex_lock(&g.lock);
+	if (found < 0 && !p->stop) {
+		fail_pool(p, walk_failure(p, why, sizeof(why)));
+		goto wait_stop;
+	}
+	pthread_mutex_unlock(&g.lock);
+	ready = found >= 0 ? setup_nodes(p) : 0;
 	pthread_mutex_lock(&g.lock);
 	if (!p->stop) {
 		p->ready_at = sky_now();
@@ -309,10 +383,12 @@ wait_stop:
 		sched_cond_wait(&g.changed, 0.1);
 	pthread_mutex_unlock(&g.lock);
 
-	teardown_all(p, prov, pstate);
+	if (w.prov)
+		teardown_all(p, w.prov, w.pstate);
 
 	pthread_mutex_lock(&g.lock);
 	pool_set_state(p, p->stop == STOP_REMOVE ? POOL_TERMINATING : final);
+done:
 	p->worker_done = 1;
 	pthread_cond_broadcast(&g.changed);
 	pthread_mutex_unlock(&g.lock);

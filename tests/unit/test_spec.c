@@ -27,11 +27,11 @@ static void assert_zeroed(const struct sky_spec *s)
 
 static void assert_defaults(const struct sky_spec *s)
 {
-	assert_string_equal(s->provider, "local");
+	assert_string_equal(s->res.providers[0], "local");
 	assert_int_equal(s->nodes, 1);
 	assert_int_equal(s->slots, 1);
-	assert_string_equal(s->accelerator, "");
-	assert_int_equal(s->accelerator_count, 0);
+	assert_string_equal(s->res.accelerator, "");
+	assert_int_equal(s->res.accelerator_count, 0);
 	assert_null(s->setup);
 	assert_int_equal(s->lifetime_s, 0);
 	assert_int_equal(s->idle_timeout_s, 0);
@@ -96,11 +96,11 @@ static void test_kv_full(void **state)
 
 	(void)state;
 	assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
-	assert_string_equal(s.provider, "local");
+	assert_string_equal(s.res.providers[0], "local");
 	assert_int_equal(s.nodes, 4);
 	assert_int_equal(s.slots, 2);
-	assert_string_equal(s.accelerator, "A100");
-	assert_int_equal(s.accelerator_count, 8);
+	assert_string_equal(s.res.accelerator, "A100");
+	assert_int_equal(s.res.accelerator_count, 8);
 	assert_string_equal(s.setup, "pip install -r requirements.txt");
 	assert_int_equal(s.lifetime_s, 5400);
 	assert_int_equal(s.idle_timeout_s, 900);
@@ -163,8 +163,8 @@ static void test_accelerator_forms(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text), "accelerator = %s\n", cases[i].value);
 		assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
-		assert_string_equal(s.accelerator, cases[i].name);
-		assert_int_equal(s.accelerator_count, cases[i].count);
+		assert_string_equal(s.res.accelerator, cases[i].name);
+		assert_int_equal(s.res.accelerator_count, cases[i].count);
 		sky_spec_free(&s);
 	}
 }
@@ -189,11 +189,11 @@ static void test_json_full(void **state)
 
 	(void)state;
 	assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
-	assert_string_equal(s.provider, "local");
+	assert_string_equal(s.res.providers[0], "local");
 	assert_int_equal(s.nodes, 4);
 	assert_int_equal(s.slots, 2);
-	assert_string_equal(s.accelerator, "H100");
-	assert_int_equal(s.accelerator_count, 8);
+	assert_string_equal(s.res.accelerator, "H100");
+	assert_int_equal(s.res.accelerator_count, 8);
 	assert_string_equal(s.setup, "echo \"{a: b}\" # not a comment");
 	assert_int_equal(s.lifetime_s, 5400);
 	assert_int_equal(s.idle_timeout_s, 600);
