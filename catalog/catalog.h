@@ -9,15 +9,19 @@
  *
  * Offers: shipped per-provider snapshots (catalog/data/offers-<provider>.tsv,
  * each with its date), over which live offers from providers are merged
- * (same provider, instance type, region and market: the live row wins).
+ * (same provider, instance type, region, market and device count: the live
+ * row wins; RunPod uses one instance type for several counts).
  * Every offer carries its source and the time its figures are from; a
  * snapshot row older than the max age is flagged stale.
  *
  * The shipped tables are compiled into the binary (see catalog/data and
- * meson.build). Locking: the catalog is built once at start-up
- * (sky_catalog_init) and is read-only after that, except the live offers,
- * which sky_catalog_merge_live() replaces under the catalog's own lock;
- * readers take a snapshot copy with sky_catalog_offers(). */
+ * meson.build). Locking: the tables load once, on first use of any
+ * function (sky_catalog_init() is where a load error is reported, and the
+ * daemon calls it at start-up); they are read-only after that, except the
+ * live offers, which sky_catalog_merge_live() replaces under the catalog's
+ * own lock; readers take a copy with sky_catalog_offers(). A device name
+ * the catalog does not know stays as reported and can never be requested
+ * (specs name catalog accelerators only). */
 #ifndef SKY_CATALOG_H
 #define SKY_CATALOG_H
 
@@ -66,8 +70,10 @@ struct sky_catalog_provider {
 const struct sky_catalog_provider *sky_catalog_providers(size_t *n);
 const struct sky_catalog_provider *sky_catalog_provider(const char *name);
 
-/* Replaces the live offers of one provider (copied). Offer accelerator
- * names are mapped to canonical names where the catalog knows them. */
+/* Replaces the live offers of one provider (copied; each offer's provider
+ * is set to `provider`). Offer accelerator names are mapped to canonical
+ * names where the catalog knows them. An offer's own as_of is kept when
+ * set (e.g. a spot price's timestamp), else it is `fetched`. */
 int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers, size_t n,
 			   time_t fetched);
 /* A copy of every offer (snapshot rows overridden by live ones), into a
