@@ -199,6 +199,10 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 		snprintf(reason, len, "provider %s is not available in this build "
 			 "(its offers come from the shipped snapshot)", c->offer.provider);
 		walk_record(w, c, 0, reason);
+		pthread_mutex_lock(&g.lock);
+		pool_event(p, "%s %s %s %s skipped: %s", c->offer.provider, c->offer.instance_type,
+			   c->offer.region, sky_market_name(c->offer.market), reason);
+		pthread_mutex_unlock(&g.lock);
 		return -ENOTSUP;
 	}
 	walk_record(w, c, 0, "trying");
