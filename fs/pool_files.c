@@ -24,8 +24,15 @@ static const char readme_text[] =
 	"  rm -r pools/NAME/results/job.sh       forget a finished job\n"
 	"  rmdir pools/NAME                      tear everything down\n"
 	"\n"
-	"Spec keys: provider, nodes, slots, accelerator, env.NAME, setup, lifetime,\n"
-	"idle_timeout. See skyfs --help and the README of the project.\n";
+	"  cat pools/NAME/plan                   the ranked offers, the one in use\n"
+	"  cat catalog/accelerators catalog/offers  what can be asked for, and where\n"
+	"  cat providers/*/status                each provider's state\n"
+	"\n"
+	"Spec keys: provider (a list), nodes, slots, accelerator (NAME[:COUNT]),\n"
+	"allocation (spot-if-available, spot, on-demand, cheapest), region,\n"
+	"max_price, vcpus, memory, dry_run, env.NAME, setup, lifetime,\n"
+	"idle_timeout; [name] sections are alternatives for the hardware keys.\n"
+	"See skyfs --help and the README of the project.\n";
 
 /* ---- generated text files: snapshot at open ------------------------------- */
 

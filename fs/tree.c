@@ -228,13 +228,35 @@ void fs_free_open_files(void)
 		fh_free(open_files.head);
 }
 
+/* For a name no row allows: refused with err when its directory exists (one
+ * cannot make things there), ENOENT when the directory does not either. */
+static int refuse_new(const char *path, int err)
+{
+	char parent[PATH_MAX];
+	struct vpath vp;
+	struct stat st;
+	char *slash;
+
+	if (sky_strlcpy(parent, path, sizeof(parent)) >= sizeof(parent))
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if (resolve(parent, &vp) || !vp.ops->getattr || vp.ops->getattr(&vp, &st) ||
+	    !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	return err;
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, int create)
 {
 	struct vpath vp;
 	struct fh *fh;
 	int rc;
 
-	RESOLVE(path, vp);
+	if ((rc = resolve(path, &vp)))
+		return create && rc == -ENOENT ? refuse_new(path, -EACCES) : rc;
 	if (create ? !vp.ops->create : !vp.ops->open)
 		return create ? -EACCES : (vp.ops->readdir ? -EISDIR : -EACCES);
 	fh = fh_new(path);
@@ -343,9 +365,11 @@ static int op_unlink(const char *path)
 static int op_mkdir(const char *path, mode_t mode)
 {
 	struct vpath vp;
+	int rc;
 
 	(void)mode;
-	RESOLVE(path, vp);
+	if ((rc = resolve(path, &vp)))
+		return rc == -ENOENT ? refuse_new(path, -EPERM) : rc;
 	return vp.ops->mkdir ? vp.ops->mkdir(&vp) : -EPERM;
 }
 

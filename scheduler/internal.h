@@ -172,6 +172,9 @@ void pool_nodes_free(struct sky_pool *p);
  * offer for the spec's alternatives and stores the result as the pool's
  * plan. Lock not held. When nothing matches, why says what is on offer. */
 int plan_build(struct sky_pool *p, char *why, size_t len);
+/* Merges every registered provider's live offers into the catalog, so that
+ * catalog/offers knows them from the mount on. Lock not held. */
+void plan_refresh_all(void);
 
 /* worker.c */
 /* Allocates the nodes and starts the pool's worker (lock held). */

@@ -25,9 +25,11 @@ static int named(const struct sky_spec *s, const char *provider)
 	return 0;
 }
 
-/* Asks every registered provider the spec names for its live offers. */
+/* Asks every registered provider (p NULL) or those p's spec names for
+ * their live offers and merges them into the catalog. */
 static void refresh_live(struct sky_pool *p)
 {
+	static const struct sky_spec none;
 	const struct sky_provider_ops *const *provs;
 	size_t n, i;
 
@@ -38,20 +40,27 @@ static void refresh_live(struct sky_pool *p)
 		size_t k = 0;
 		int rc;
 
-		if (!named(&p->spec, provs[i]->name))
+		if (p && !named(&p->spec, provs[i]->name))
 			continue;
-		rc = provs[i]->offers(&p->spec, &offers, &k, &err);
+		rc = provs[i]->offers(p ? &p->spec : &none, &offers, &k, &err);
 		if (rc) {
 			sky_provider_note_error(provs[i]->name, err.msg[0] ? err.msg : strerror(-rc));
-			pthread_mutex_lock(&g.lock);
-			pool_event(p, "%s: no live offers: %s", provs[i]->name,
-				   err.msg[0] ? err.msg : strerror(-rc));
-			pthread_mutex_unlock(&g.lock);
+			if (p) {
+				pthread_mutex_lock(&g.lock);
+				pool_event(p, "%s: no live offers: %s", provs[i]->name,
+					   err.msg[0] ? err.msg : strerror(-rc));
+				pthread_mutex_unlock(&g.lock);
+			}
 		} else {
 			sky_catalog_merge_live(provs[i]->name, offers, k, (time_t)sky_now());
 		}
 		free(offers);
 	}
+}
+
+void plan_refresh_all(void)
+{
+	refresh_live(NULL);
 }
 
 /* For an empty plan: what each alternative asked for and what its

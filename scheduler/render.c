@@ -39,23 +39,40 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 		const struct sky_request *r = in_use ? &p->req : &p->spec.res;
 		int i;
 
-		sky_buf_printf(out, "provider: ");
-		if (in_use)
-			sky_buf_printf(out, "%s", p->offer.provider);
-		for (i = 0; !in_use && i < r->n_providers; i++)
-			sky_buf_printf(out, "%s%s", i ? ", " : "", r->providers[i]);
-		sky_buf_printf(out, "\naccelerator: %s", r->accelerator[0] ? r->accelerator : "none");
-		if (r->accelerator[0])
-			sky_buf_printf(out, ":%d", r->accelerator_count);
-		sky_buf_printf(out, "\nnodes: %d\nslots: %d\n", p->spec.nodes, p->spec.slots);
+		if (in_use || !p->spec.alts[0].name[0]) {
+			sky_buf_printf(out, "provider: ");
+			if (in_use)
+				sky_buf_printf(out, "%s", p->offer.provider);
+			for (i = 0; !in_use && i < r->n_providers; i++)
+				sky_buf_printf(out, "%s%s", i ? ", " : "", r->providers[i]);
+			sky_buf_printf(out, "\naccelerator: %s",
+				       r->accelerator[0] ? r->accelerator : "none");
+			if (r->accelerator[0])
+				sky_buf_printf(out, ":%d", r->accelerator_count);
+			sky_buf_printf(out, "\n");
+		}
+		if (p->spec.n_alts > 1 || p->spec.alts[0].name[0])
+			sky_buf_printf(out, "alternatives: %d\n", p->spec.n_alts);
+		/* then one line each, "name: providers accelerator allocation" */
+		for (i = 0; !in_use && i < p->spec.n_alts && p->spec.alts[i].name[0]; i++) {
+			const struct sky_request *a = &p->spec.alts[i];
+			int k;
+
+			sky_buf_printf(out, "alternative: %s:", a->name);
+			for (k = 0; k < a->n_providers; k++)
+				sky_buf_printf(out, "%s%s", k ? ", " : " ", a->providers[k]);
+			sky_buf_printf(out, " %s", a->accelerator[0] ? a->accelerator : "none");
+			if (a->accelerator[0])
+				sky_buf_printf(out, ":%d", a->accelerator_count);
+			sky_buf_printf(out, " %s\n", sky_allocation_name(a->allocation));
+		}
+		sky_buf_printf(out, "nodes: %d\nslots: %d\n", p->spec.nodes, p->spec.slots);
 		if (in_use)
 			sky_buf_printf(out, "offer: %s %s %s %s\nrate_usd_per_hour: %.4f\n",
 				       p->offer.instance_type, p->offer.region,
 				       sky_market_name(p->offer.market),
 				       p->offer.accelerator[0] ? p->offer.accelerator : "-",
 				       pool_rate(p));
-		if (p->spec.n_alts > 1 || p->spec.alts[0].name[0])
-			sky_buf_printf(out, "alternatives: %d\n", p->spec.n_alts);
 		if (p->planned)
 			sky_buf_printf(out, "candidates: %zu\n", p->n_cands);
 	}

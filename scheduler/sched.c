@@ -392,6 +392,7 @@ int sky_sched_start(void)
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(g.lock_fd, 0) || pwrite(g.lock_fd, pid, (size_t)n, 0) != n)
 		log_warn("cannot record the pid in the lock file: %s", strerror(errno));
+	plan_refresh_all();
 	rc = -pthread_create(&g.dispatcher, NULL, dispatcher_main, NULL);
 	if (!rc)
 		g.dispatcher_alive = 1;

@@ -323,6 +323,29 @@ static int json_section(struct spec_ctx *c, const char *name, json_t *obj)
 	return rc;
 }
 
+/* jansson merges repeated keys; the top level's repeats are caught with
+ * their lines by apply_entry(), a repeat inside an alternative is caught
+ * here, by loading again with duplicates refused. */
+static int json_section_duplicates(struct spec_ctx *c, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *strict = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *q, *e;
+
+	if (strict) {
+		json_decref(strict);
+		return 0;
+	}
+	c->line = jerr.line > 0 ? jerr.line : 1;
+	/* jansson says: duplicate object key near '"provider"' */
+	q = strstr(jerr.text, "'\"");
+	e = q ? strstr(q + 2, "\"'") : NULL;
+	if (q && e)
+		return fail(c, -EINVAL, "duplicate key \"%.*s\" in an alternative",
+			    (int)(e - q - 2), q + 2);
+	return fail(c, -EINVAL, "invalid JSON: %s", jerr.text);
+}
+
 /* Each value becomes the text the key = value syntax would have given. */
 static int parse_json(struct spec_ctx *c, const char *text, size_t len)
 {
@@ -382,6 +405,7 @@ static int parse_json(struct spec_ctx *c, const char *text, size_t len)
 		if ((rc = apply_entry(c, name, trim(val))))
 			goto out;
 	}
+	rc = json_section_duplicates(c, text, len);
 out:
 	for (i = 0; i < n; i++)
 		free(keys[i].name);

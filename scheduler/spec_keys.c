@@ -146,7 +146,7 @@ static int parse_provider(struct spec_ctx *c, const struct spec_key *k, const ch
 			  const char *val)
 {
 	struct sky_request *r = c->target;
-	char list[512], names[256], *tok, *save = NULL;
+	char list[512], names[256], *tok, *next;
 	int i;
 
 	(void)suffix;
@@ -155,9 +155,13 @@ static int parse_provider(struct spec_ctx *c, const struct spec_key *k, const ch
 		return fail(c, -EINVAL, "provider: list too long");
 	strcpy(list, val);
 	r->n_providers = 0;
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* not strtok: "aws,,runpod" has an empty item, which is a mistake */
+	for (tok = list; tok; tok = next) {
 		char *e;
 
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
 		e = tok + strlen(tok);
@@ -220,10 +224,11 @@ static int parse_accel(struct spec_ctx *c, const struct spec_key *k, const char 
 		r->accelerator_count = 0;
 		return 0;
 	}
+	/* spaces too: providers' names for devices have them */
 	for (i = 0; i < n; i++)
-		if (!valid_accel_char(val[i]))
+		if (!valid_accel_char(val[i]) && val[i] != ' ')
 			break;
-	if (n == 0 || i < n || (colon && !colon[1]))
+	if (n == 0 || i < n || (colon && !colon[1]) || val[0] == ' ' || val[n - 1] == ' ')
 		return fail(c, -EINVAL, "accelerator: invalid value \"%s\" "
 			    "(use none or NAME[:COUNT], e.g. A100:8)", val);
 	if (n >= SKY_ACCEL_NAME_MAX)

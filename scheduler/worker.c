@@ -88,8 +88,16 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
 	return rc;
 }
 
+/* Lock held. Nodes that never came up are not shown as provisioning
+ * forever: a failed pool keeps only the ones that existed. */
 static void fail_pool(struct sky_pool *p, const char *msg)
 {
+	int i, any = 0;
+
+	for (i = 0; i < p->n_nodes; i++)
+		any |= p->nodes[i].inst.id[0] != '\0';
+	if (!any && !job_running_tasks(p))
+		pool_nodes_free(p);
 	snprintf(p->error, sizeof(p->error), "error: %s", msg);
 	pool_event(p, "error: %s", msg);
 	pool_set_state(p, POOL_FAILED);
@@ -328,6 +336,7 @@ static void *pool_worker(void *arg)
 	}
 	if (p->spec.dry_run) {
 		pool_event(p, "dry run: %zu candidates in plan, nothing provisioned", p->n_cands);
+		pool_nodes_free(p);   /* a plan has no nodes */
 		pool_set_state(p, POOL_PLANNED);
 		goto done;
 	}

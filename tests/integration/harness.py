@@ -373,6 +373,7 @@ class SkyfsTestCase(unittest.TestCase):
     self.pools   self.mnt + "/pools"    self.daemon the running Daemon
     """
     daemon_env = None      # extra environment for the daemon
+    daemon_args = ()       # extra daemon arguments, e.g. ("-o", "catalog_max_age=1d")
     autostart = True
 
     def setUp(self):
@@ -436,10 +437,13 @@ class SkyfsTestCase(unittest.TestCase):
     # -- daemons
 
     def start_daemon(self, state_dir=None, mnt=None, env=None, wait=True, args=()):
+        """Starts another daemon; args (e.g. ["-o", "catalog_max_age=100000d"])
+        come after the class's daemon_args, before the mountpoint."""
         e = dict(self.daemon_env or {})
         e.update(env or {})
         d = Daemon(state_dir or self.state, mnt or self.mnt,
-                   os.path.join(self.tmp, "daemon-%d.log" % len(self.daemons)), e, args)
+                   os.path.join(self.tmp, "daemon-%d.log" % len(self.daemons)), e,
+                   list(self.daemon_args) + list(args))
         self.daemons.append(d)
         d.start(wait=wait)
         return d

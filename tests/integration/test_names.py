@@ -117,7 +117,7 @@ class Names(SkyfsTestCase):
         self.assertIsNotNone(_errno(os.mkdir, os.path.join(self.pool, "results", "dir")))
         self.assertIsNotNone(_errno(os.mkdir, os.path.join(self.mnt, "dir")))
         self.assertEqual(sorted(os.listdir(self.pool)),
-                         sorted(["spec", "status", "events", "cost", "nodes", "jobs",
+                         sorted(["spec", "status", "events", "cost", "plan", "nodes", "jobs",
                                  "broadcast", "results"]))
         self.assertEqual(os.listdir(self.pools), ["demo"])
         self.assertEqual(os.listdir(self.jobs), [])

@@ -278,9 +278,15 @@ class Accelerator(SkyfsTestCase):
         status = read(os.path.join(pool, "status"))
         err = [ln for ln in status.splitlines() if ln.startswith("error:")]
         self.assertEqual(len(err), 1, status)
-        self.assertIn("6", err[0])
-        self.assertIn("4", err[0])
-        self.assertIn("A100", err[0])
+        # the local candidate was tried and says what was needed and what
+        # the machine has: 3 nodes x 2 slots x 1 = 6 devices, 4 present
+        self.assertIn("every candidate failed", err[0])
+        self.assertRegex(err[0], r"\b6 x A100")
+        self.assertRegex(err[0], r"has 4\b")
+        plan = read(os.path.join(pool, "plan"))
+        self.assertIn("tried:", plan)
+        tried = plan.split("tried:", 1)[1]
+        self.assertRegex(tried, r"local .*6 x A100.*has 4")
 
     def test_wrong_model(self):
         self.start_with_fake(self.FAKE)

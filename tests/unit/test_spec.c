@@ -1,4 +1,7 @@
-/* Unit tests for the pool spec parser (scheduler/spec.c). */
+/* Unit tests for the pool spec parser (scheduler/spec.c, spec_keys.c): both
+ * syntaxes, every key valid and invalid, provider lists, [sections] and
+ * JSON sections, accelerator names checked against the shipped catalog,
+ * and the canonical rendering. The catalog is loaded once for the group. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "catalog/catalog.h"
 #include "providers/provider.h"
 #include "scheduler/spec.h"
 
@@ -25,18 +29,92 @@ static void assert_zeroed(const struct sky_spec *s)
 	assert_memory_equal(s, &zero, sizeof(zero));
 }
 
+/* Field by field (struct copies need not copy padding). */
+static void assert_request_equal(const struct sky_request *a, const struct sky_request *b)
+{
+	int i;
+
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->n_providers, b->n_providers);
+	for (i = 0; i < a->n_providers; i++)
+		assert_string_equal(a->providers[i], b->providers[i]);
+	assert_string_equal(a->accelerator, b->accelerator);
+	assert_int_equal(a->accelerator_count, b->accelerator_count);
+	assert_int_equal(a->vcpus, b->vcpus);
+	assert_int_equal(a->memory_gb, b->memory_gb);
+	assert_string_equal(a->region, b->region);
+	assert_true(a->max_price == b->max_price);
+	assert_int_equal(a->allocation, b->allocation);
+	assert_int_equal(a->nodes, b->nodes);
+}
+
+/* Without sections the top level is the one alternative. */
+static void assert_one_alternative(const struct sky_spec *s)
+{
+	assert_int_equal(s->n_alts, 1);
+	assert_non_null(s->alts);
+	assert_string_equal(s->alts[0].name, "");
+	assert_request_equal(&s->alts[0], &s->res);
+	assert_int_equal(s->alts[0].nodes, s->nodes);
+}
+
 static void assert_defaults(const struct sky_spec *s)
 {
+	assert_int_equal(s->res.n_providers, 1);
 	assert_string_equal(s->res.providers[0], "local");
 	assert_int_equal(s->nodes, 1);
 	assert_int_equal(s->slots, 1);
 	assert_string_equal(s->res.accelerator, "");
 	assert_int_equal(s->res.accelerator_count, 0);
+	assert_int_equal(s->res.allocation, SKY_ALLOC_SPOT_IF_AVAILABLE);
+	assert_string_equal(s->res.region, "");
+	assert_true(s->res.max_price == 0);
+	assert_int_equal(s->res.vcpus, 0);
+	assert_int_equal(s->res.memory_gb, 0);
+	assert_int_equal(s->dry_run, 0);
 	assert_null(s->setup);
 	assert_int_equal(s->lifetime_s, 0);
 	assert_int_equal(s->idle_timeout_s, 0);
 	assert_null(s->env);
 	assert_int_equal(s->n_env, 0);
+	assert_one_alternative(s);
+}
+
+/* Parses text expecting success (the error text shown otherwise). */
+static void expect_ok(const char *text, struct sky_spec *s)
+{
+	char err[512] = "";
+	int rc = parse(text, s, err, sizeof(err));
+
+	if (rc)
+		fail_msg("spec %s: refused (%d): %s", text, rc, err);
+	assert_string_equal(err, "");
+}
+
+struct names_buf {
+	char text[512];
+	size_t used;
+};
+
+static int add_provider_name(const char *name, void *arg)
+{
+	struct names_buf *b = arg;
+
+	b->used += (size_t)snprintf(b->text + b->used, sizeof(b->text) - b->used, "%s%s",
+				    b->used ? ", " : "", name);
+	return 0;
+}
+
+/* Every provider a spec may name, as the error lists them: the registry's,
+ * then the catalog-only ones. */
+static const char *known_providers(void)
+{
+	static struct names_buf b;
+
+	b.used = 0;
+	b.text[0] = '\0';
+	sky_provider_each(add_provider_name, &b);
+	return b.text;
 }
 
 /* Parses text expecting -EINVAL and exactly msg, and a zeroed struct. */
@@ -44,9 +122,16 @@ static void expect_err_len(const char *text, size_t len, const char *msg)
 {
 	struct sky_spec s;
 	char err[512];
+	int rc;
 
 	memset(&s, 0xa5, sizeof(s));
-	assert_int_equal(sky_spec_parse(text, len, &s, err, sizeof(err)), -EINVAL);
+	rc = sky_spec_parse(text, len, &s, err, sizeof(err));
+	if (rc != -EINVAL) {
+		if (!rc)
+			sky_spec_free(&s);
+		fail_msg("spec \"%.*s\": expected EINVAL with \"%s\", got %d \"%s\"",
+			 (int)len, text, msg, rc, err);
+	}
 	assert_string_equal(err, msg);
 	assert_zeroed(&s);
 }
@@ -54,6 +139,26 @@ static void expect_err_len(const char *text, size_t len, const char *msg)
 static void expect_err(const char *text, const char *msg)
 {
 	expect_err_len(text, strlen(text), msg);
+}
+
+/* The same, for a message whose tail is not pinned (lists of suggestions). */
+static void expect_err_prefix(const char *text, const char *prefix)
+{
+	struct sky_spec s;
+	char err[512];
+	int rc;
+
+	memset(&s, 0xa5, sizeof(s));
+	rc = parse(text, &s, err, sizeof(err));
+	if (rc != -EINVAL) {
+		if (!rc)
+			sky_spec_free(&s);
+		fail_msg("spec \"%s\": expected EINVAL with \"%s...\", got %d \"%s\"",
+			 text, prefix, rc, err);
+	}
+	if (strncmp(err, prefix, strlen(prefix)))
+		fail_msg("spec %s: error \"%s\" does not start with \"%s\"", text, err, prefix);
+	assert_zeroed(&s);
 }
 
 static void test_empty_is_defaults(void **state)
@@ -111,6 +216,10 @@ static void test_kv_full(void **state)
 	assert_string_equal(s.env[1].value, "one two");
 	assert_string_equal(s.env[2].name, "_x9");
 	assert_string_equal(s.env[2].value, "résultat ✓");
+	/* no sections: the top level is the one alternative, for every node */
+	assert_one_alternative(&s);
+	assert_int_equal(s.alts[0].nodes, 4);
+	assert_string_equal(s.alts[0].accelerator, "A100");
 	sky_spec_free(&s);
 	assert_zeroed(&s);
 	sky_spec_free(&s);   /* safe twice: the struct is zeroed */
@@ -139,34 +248,95 @@ static void test_kv_comments_and_crlf(void **state)
 	sky_spec_free(&s);
 }
 
+/* Names are stored as written (a family name means more than its row) and
+ * must resolve in the catalog: canonical names, aliases, any case, with or
+ * without the vendor. */
 static void test_accelerator_forms(void **state)
 {
 	static const struct {
-		const char *value, *name;
+		const char *value, *name, *canonical;
 		int count;
 	} cases[] = {
-		{ "none", "", 0 },
-		{ "NONE", "", 0 },
-		{ "A100", "A100", 1 },
-		{ "H100:8", "H100", 8 },
-		{ "nvidia-tesla-t4:2", "nvidia-tesla-t4", 2 },
-		{ "a.b_c-D:64", "a.b_c-D", 64 },
-		{ "tpu:1", "tpu", 1 },
-		{ "123456789012345678901234567890123456789012345678901234567890123:3",
-		  "123456789012345678901234567890123456789012345678901234567890123", 3 },
+		{ "none", "", NULL, 0 },
+		{ "NONE", "", NULL, 0 },
+		{ "A100", "A100", "A100", 1 },
+		{ "H100:8", "H100", "H100", 8 },
+		{ "h100-nvl:2", "h100-nvl", "H100-NVL", 2 },
+		{ "A100-80GB:8", "A100-80GB", "A100-80GB", 8 },
+		{ "a100-80gb:8", "a100-80gb", "A100-80GB", 8 },      /* alias, lower case */
+		{ "A100-SXM4-80GB:4", "A100-SXM4-80GB", "A100-80GB", 4 },
+		{ "nvidia-tesla-t4:2", "nvidia-tesla-t4", "T4", 2 },  /* vendor + alias */
+		{ "Tesla_T4", "Tesla_T4", "T4", 1 },                  /* '_' as '-' */
+		{ "MI300X:64", "MI300X", "MI300X", 64 },
+		{ "rtx-4090:1", "rtx-4090", "RTX-4090", 1 },
 	};
+	const struct sky_accel *a;
 	struct sky_spec s;
-	char text[256], err[256];
+	char text[256];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text), "accelerator = %s\n", cases[i].value);
-		assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
+		expect_ok(text, &s);
 		assert_string_equal(s.res.accelerator, cases[i].name);
 		assert_int_equal(s.res.accelerator_count, cases[i].count);
+		assert_string_equal(s.alts[0].accelerator, cases[i].name);
+		if (cases[i].canonical) {
+			a = sky_accel_find(s.res.accelerator);
+			assert_non_null(a);
+			assert_string_equal(a->name, cases[i].canonical);
+		}
 		sky_spec_free(&s);
 	}
+}
+
+/* README: an alias such as "NVIDIA A100 80GB PCIe" is accepted in JSON
+ * (the device name providers report, spaces and all). */
+static void test_accelerator_alias_with_spaces_json(void **state)
+{
+	const struct sky_accel *a;
+	struct sky_spec s;
+
+	(void)state;
+	expect_ok("{\"accelerator\": \"NVIDIA A100 80GB PCIe:8\"}", &s);
+	assert_int_equal(s.res.accelerator_count, 8);
+	a = sky_accel_find(s.res.accelerator);
+	assert_non_null(a);
+	assert_string_equal(a->name, "A100-80GB");
+	sky_spec_free(&s);
+	expect_ok("{\"accelerator\": \"H100 80GB HBM3\"}", &s);
+	assert_int_equal(s.res.accelerator_count, 1);
+	a = sky_accel_find(s.res.accelerator);
+	assert_non_null(a);
+	assert_string_equal(a->name, "H100");
+	sky_spec_free(&s);
+}
+
+static void test_unknown_accelerator(void **state)
+{
+	(void)state;
+	expect_err("accelerator = A100-80G\n",
+		   "line 1: unknown accelerator \"A100-80G\" (did you mean A100-80GB, A100, H100?)");
+	/* whatever else is suggested, the nearest name comes first */
+	expect_err_prefix("nodes = 2\naccelerator = H10:8\n",
+			  "line 2: unknown accelerator \"H10\" (did you mean H100");
+	expect_err_prefix("accelerator = a100-80g:8",
+			  "line 1: unknown accelerator \"a100-80g\" (did you mean A100-80GB");
+	/* nothing near: point at the table */
+	expect_err("accelerator = zzzzzzzz:2",
+		   "line 1: unknown accelerator \"zzzzzzzz\" (see catalog/accelerators)");
+	/* names the catalog does not know are refused, near ones with a hint */
+	expect_err_prefix("accelerator = tpu:1", "line 1: unknown accelerator \"tpu\" (");
+	expect_err_prefix("accelerator = a.b_c-D:64", "line 1: unknown accelerator \"a.b_c-D\" (");
+	/* in a section, and in JSON, with the line of the entry */
+	expect_err_prefix("[a]\nprovider = aws\naccelerator = A100-80G:8\n",
+			  "line 3: unknown accelerator \"A100-80G\" (did you mean A100-80GB");
+	expect_err_prefix("{\"nodes\": 1,\n\"accelerator\": \"A100-80G:8\"}",
+			  "line 2: unknown accelerator \"A100-80G\" (did you mean A100-80GB");
+	/* the syntax is checked before the name */
+	expect_err("accelerator = A100-80G:0",
+		   "line 1: accelerator count must be between 1 and 64, got 0");
 }
 
 static void test_json_full(void **state)
@@ -222,7 +392,8 @@ static void test_format(void **state)
 	(void)state;
 	assert_int_equal(parse("", &s, err, sizeof(err)), 0);
 	assert_int_equal(sky_spec_format(&s, &out), 0);
-	assert_string_equal(out, "provider = local\nnodes = 1\nslots = 1\naccelerator = none\n");
+	assert_string_equal(out, "provider = local\nnodes = 1\nslots = 1\naccelerator = none\n"
+			    "allocation = spot-if-available\n");
 	free(out);
 	sky_spec_free(&s);
 
@@ -236,6 +407,7 @@ static void test_format(void **state)
 			    "nodes = 3\n"
 			    "slots = 1\n"
 			    "accelerator = T4:1\n"
+			    "allocation = spot-if-available\n"
 			    "lifetime = 1d2h3m4s\n"
 			    "idle_timeout = 1m30s\n"
 			    "setup = make\n"
@@ -266,14 +438,22 @@ static void test_err_keys(void **state)
 	expect_err("evn.FOO = 1", "line 1: unknown key \"evn.FOO\" (did you mean \"env.FOO\"?)");
 	expect_err("colour = red",
 		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
-		   "lifetime, idle_timeout, setup, env.NAME)");
+		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, setup, "
+		   "dry_run, env.NAME)");
+	expect_err("alloc = spot",
+		   "line 1: unknown key \"alloc\" (did you mean \"allocation\"?)");
+	expect_err("max_prize = 3", "line 1: unknown key \"max_prize\" (did you mean \"max_price\"?)");
+	expect_err("dryrun = true", "line 1: unknown key \"dryrun\" (did you mean \"dry_run\"?)");
+	expect_err("providers = aws",
+		   "line 1: unknown key \"providers\" (did you mean \"provider\"?)");
 	expect_err("provider = local\nnodes = 2\nslots = 1\nnodes = 3\n",
 		   "line 4: duplicate key \"nodes\" (first on line 2)");
 	expect_err("env.A = 1\n\nenv.A = 2\n", "line 3: duplicate key \"env.A\" (first on line 1)");
 	expect_err("nodes = 1\nslots 2\n", "line 2: expected \"key = value\"");
 	expect_err("= 4\n", "line 1: expected \"key = value\"");
-	expect_err("[pool]\nnodes = 1\n", "line 1: sections ([name]) are not supported yet");
-	expect_err("nodes = 1\n  [gpu]  # x\n", "line 2: sections ([name]) are not supported yet");
+	/* sections exist now; what may go in them is tested below */
+	expect_err("[pool]\nnodes = 1\n",
+		   "line 2: \"nodes\" applies to the whole pool: set it before the first [section]");
 	expect_err("nodes =\n", "line 1: empty value for \"nodes\"");
 	expect_err("\nsetup =   # nothing\n", "line 2: empty value for \"setup\"");
 	expect_err("env.A =", "line 1: empty value for \"env.A\"");
@@ -302,8 +482,11 @@ static void test_err_values(void **state)
 		   "line 1: accelerator: invalid value \"A100:\" (use none or NAME[:COUNT], e.g. A100:8)");
 	expect_err("accelerator = :8",
 		   "line 1: accelerator: invalid value \":8\" (use none or NAME[:COUNT], e.g. A100:8)");
+	/* spaces are allowed (aliases have them), so this is a name, unknown */
 	expect_err("accelerator = A 100",
-		   "line 1: accelerator: invalid value \"A 100\" (use none or NAME[:COUNT], e.g. A100:8)");
+		   "line 1: unknown accelerator \"A 100\" (did you mean A100, A10, A10G?)");
+	expect_err("accelerator =  A100 :2",
+		   "line 1: accelerator: invalid value \"A100 :2\" (use none or NAME[:COUNT], e.g. A100:8)");
 	expect_err("accelerator = A100:0",
 		   "line 1: accelerator count must be between 1 and 64, got 0");
 	expect_err("accelerator = A100:65",
@@ -322,8 +505,13 @@ static void test_err_values(void **state)
 		   "line 1: env.: invalid variable name \"\" (use [A-Za-z_][A-Za-z0-9_]*)");
 	expect_err("env.SKY_POOL = x",
 		   "line 1: env.SKY_POOL: names starting with SKY_ are reserved for skyfs");
+	/* every provider a spec may name: implemented and catalog-only */
+	assert_non_null(strstr(known_providers(), "local"));
+	assert_non_null(strstr(known_providers(), "aws"));
+	assert_non_null(strstr(known_providers(), "vastai"));
+	assert_non_null(strstr(known_providers(), sky_provider_names()));
 	snprintf(want, sizeof(want), "line 2: unknown provider \"nope\" (known: %s)",
-		 sky_provider_names());
+		 known_providers());
 	expect_err("nodes = 1\nprovider = nope\n", want);
 }
 
@@ -393,9 +581,11 @@ static void test_err_json(void **state)
 	expect_err("{\"env\": {\"A\": \"1\"}}",
 		   "line 1: unknown key \"env\" (did you mean \"env.NAME\"?)");
 	expect_err("{\"setup\": null}",
-		   "line 1: setup: value must be a string, integer or boolean");
-	expect_err("{\"nodes\": 1.5}",
-		   "line 1: nodes: value must be a string, integer or boolean");
+		   "line 1: setup: value must be a string, number or boolean");
+	/* a number is its text: 1.5 is no integer, 12.5 is a price */
+	expect_err("{\"nodes\": 1.5}", "line 1: nodes must be an integer, got \"1.5\"");
+	expect_err("{\"max_price\": 0}",
+		   "line 1: max_price: invalid price \"0\" (USD per node-hour, e.g. 12.5)");
 	expect_err("{\"setup\": \"\"}", "line 1: empty value for \"setup\"");
 	expect_err("{\"nodes\": 0}", "line 1: nodes must be between 1 and 1024, got 0");
 	expect_err("{\"nodes\": true}", "line 1: nodes must be an integer, got \"true\"");
@@ -404,6 +594,526 @@ static void test_err_json(void **state)
 	expect_err("{\"env.SKY_X\": \"1\"}",
 		   "line 1: env.SKY_X: names starting with SKY_ are reserved for skyfs");
 }
+
+/* ---- the hardware keys ------------------------------------------------ */
+
+static void test_new_keys_valid(void **state)
+{
+	static const struct {
+		const char *text;
+		enum sky_allocation a;
+	} allocs[] = {
+		{ "allocation = spot-if-available", SKY_ALLOC_SPOT_IF_AVAILABLE },
+		{ "allocation = spot", SKY_ALLOC_SPOT },
+		{ "allocation = on-demand", SKY_ALLOC_ON_DEMAND },
+		{ "allocation = cheapest", SKY_ALLOC_CHEAPEST },
+	};
+	static const struct {
+		const char *text;
+		double price;
+	} prices[] = {
+		{ "max_price = 12.5", 12.5 }, { "max_price = $12.5", 12.5 },
+		{ "max_price = 0.01", 0.01 }, { "max_price = 40", 40 },
+		{ "max_price = $1000000", 1e6 },
+	};
+	static const struct {
+		const char *text;
+		int gb;
+	} mems[] = {
+		{ "memory = 64", 64 }, { "memory = 64GB", 64 }, { "memory = 64gb", 64 },
+		{ "memory = 64G", 64 }, { "memory = 64GiB", 64 }, { "memory = 1", 1 },
+		{ "memory = 1000000", 1000000 },
+	};
+	static const struct {
+		const char *text;
+		int on;
+	} bools[] = {
+		{ "dry_run = true", 1 }, { "dry_run = yes", 1 }, { "dry_run = TRUE", 1 },
+		{ "dry_run = 1", 1 }, { "dry_run = false", 0 }, { "dry_run = no", 0 },
+		{ "dry_run = 0", 0 }, { "dry_run = False", 0 },
+	};
+	struct sky_spec s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(allocs) / sizeof(allocs[0]); i++) {
+		expect_ok(allocs[i].text, &s);
+		assert_int_equal(s.res.allocation, allocs[i].a);
+		assert_int_equal(s.alts[0].allocation, allocs[i].a);
+		sky_spec_free(&s);
+	}
+	for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
+		expect_ok(prices[i].text, &s);
+		assert_true(s.res.max_price == prices[i].price);
+		assert_true(s.alts[0].max_price == prices[i].price);
+		sky_spec_free(&s);
+	}
+	for (i = 0; i < sizeof(mems) / sizeof(mems[0]); i++) {
+		expect_ok(mems[i].text, &s);
+		assert_int_equal(s.res.memory_gb, mems[i].gb);
+		sky_spec_free(&s);
+	}
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		expect_ok(bools[i].text, &s);
+		assert_int_equal(s.dry_run, bools[i].on);
+		sky_spec_free(&s);
+	}
+	expect_ok("region = us-east-1\nvcpus = 96\n", &s);
+	assert_string_equal(s.res.region, "us-east-1");
+	assert_int_equal(s.res.vcpus, 96);
+	assert_string_equal(s.alts[0].region, "us-east-1");
+	assert_int_equal(s.alts[0].vcpus, 96);
+	sky_spec_free(&s);
+	expect_ok("region = us-\nvcpus = 1\n", &s);
+	assert_string_equal(s.res.region, "us-");
+	assert_int_equal(s.res.vcpus, 1);
+	sky_spec_free(&s);
+
+	/* every key at once, in JSON, where numbers and booleans are values */
+	expect_ok("{\"provider\": \"aws, runpod\", \"accelerator\": \"H100:8\","
+		  " \"allocation\": \"cheapest\", \"region\": \"eu-\", \"max_price\": 30.5,"
+		  " \"vcpus\": 96, \"memory\": \"512GB\", \"dry_run\": true, \"nodes\": 2}", &s);
+	assert_int_equal(s.res.n_providers, 2);
+	assert_string_equal(s.res.providers[0], "aws");
+	assert_string_equal(s.res.providers[1], "runpod");
+	assert_string_equal(s.res.accelerator, "H100");
+	assert_int_equal(s.res.accelerator_count, 8);
+	assert_int_equal(s.res.allocation, SKY_ALLOC_CHEAPEST);
+	assert_string_equal(s.res.region, "eu-");
+	assert_true(s.res.max_price == 30.5);
+	assert_int_equal(s.res.vcpus, 96);
+	assert_int_equal(s.res.memory_gb, 512);
+	assert_int_equal(s.dry_run, 1);
+	assert_int_equal(s.nodes, 2);
+	assert_one_alternative(&s);
+	sky_spec_free(&s);
+}
+
+static void test_new_keys_invalid(void **state)
+{
+	(void)state;
+	expect_err("allocation = sometimes",
+		   "line 1: allocation: unknown \"sometimes\" (use spot-if-available, spot, "
+		   "on-demand or cheapest)");
+	expect_err("allocation = Spot-If-Available-Please",
+		   "line 1: allocation: unknown \"Spot-If-Available-Please\" (use "
+		   "spot-if-available, spot, on-demand or cheapest)");
+	expect_err("max_price = 0",
+		   "line 1: max_price: invalid price \"0\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = -1",
+		   "line 1: max_price: invalid price \"-1\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = abc",
+		   "line 1: max_price: invalid price \"abc\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = 12.5.1",
+		   "line 1: max_price: invalid price \"12.5.1\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = $",
+		   "line 1: max_price: invalid price \"$\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = nan",
+		   "line 1: max_price: invalid price \"nan\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = inf",
+		   "line 1: max_price: invalid price \"inf\" (USD per node-hour, e.g. 12.5)");
+	expect_err("max_price = 1e7",
+		   "line 1: max_price: invalid price \"1e7\" (USD per node-hour, e.g. 12.5)");
+	expect_err("region = us east", "line 1: region: invalid value \"us east\"");
+	expect_err("region = us/east-1", "line 1: region: invalid value \"us/east-1\"");
+	expect_err("region = us-east-1-and-then-some-more-text",
+		   "line 1: region: \"us-east-1-and-then-some-more-text\" is too long");
+	expect_err("vcpus = 0", "line 1: vcpus must be between 1 and 100000, got 0");
+	expect_err("vcpus = -4", "line 1: vcpus must be between 1 and 100000, got -4");
+	expect_err("vcpus = 100001", "line 1: vcpus must be between 1 and 100000, got 100001");
+	expect_err("vcpus = many", "line 1: vcpus must be an integer, got \"many\"");
+	expect_err("memory = 64TB",
+		   "line 1: memory: invalid size \"64TB\" (gigabytes, e.g. 64 or 64GB)");
+	expect_err("memory = 64MB",
+		   "line 1: memory: invalid size \"64MB\" (gigabytes, e.g. 64 or 64GB)");
+	expect_err("memory = GB",
+		   "line 1: memory: invalid size \"GB\" (gigabytes, e.g. 64 or 64GB)");
+	expect_err("memory = 1.5GB",
+		   "line 1: memory: invalid size \"1.5GB\" (gigabytes, e.g. 64 or 64GB)");
+	expect_err("memory = 0", "line 1: memory must be between 1 and 1000000, got 0");
+	expect_err("memory = 0GB", "line 1: memory must be between 1 and 1000000, got 0");
+	expect_err("dry_run = maybe", "line 1: dry_run must be true or false, got \"maybe\"");
+	expect_err("{\"dry_run\": 2}", "line 1: dry_run must be true or false, got \"2\"");
+	expect_err("dry_run = true\ndry_run = false\n",
+		   "line 2: duplicate key \"dry_run\" (first on line 1)");
+	expect_err("region = us-\n\nregion = eu-\n",
+		   "line 3: duplicate key \"region\" (first on line 1)");
+	expect_err("max_price =\n", "line 1: empty value for \"max_price\"");
+}
+
+/* ---- provider lists ---------------------------------------------------- */
+
+static void test_provider_lists(void **state)
+{
+	struct sky_spec s;
+	char want[768];
+
+	(void)state;
+	expect_ok("provider = aws, runpod\n", &s);
+	assert_int_equal(s.res.n_providers, 2);
+	assert_string_equal(s.res.providers[0], "aws");
+	assert_string_equal(s.res.providers[1], "runpod");
+	assert_one_alternative(&s);
+	sky_spec_free(&s);
+	/* in the order written, blanks around names ignored */
+	expect_ok("provider =\tvastai ,lambda,  local,aws,runpod\t\n", &s);
+	assert_int_equal(s.res.n_providers, 5);
+	assert_string_equal(s.res.providers[0], "vastai");
+	assert_string_equal(s.res.providers[1], "lambda");
+	assert_string_equal(s.res.providers[2], "local");
+	assert_string_equal(s.res.providers[3], "aws");
+	assert_string_equal(s.res.providers[4], "runpod");
+	sky_spec_free(&s);
+	expect_ok("{\"provider\": \"lambda, aws\"}", &s);
+	assert_int_equal(s.res.n_providers, 2);
+	assert_string_equal(s.res.providers[0], "lambda");
+	assert_string_equal(s.res.providers[1], "aws");
+	sky_spec_free(&s);
+
+	expect_err("provider = aws, runpod, aws",
+		   "line 1: provider \"aws\" listed twice");
+	expect_err("provider = local,local", "line 1: provider \"local\" listed twice");
+	snprintf(want, sizeof(want), "line 1: unknown provider \"azure\" (known: %s)",
+		 known_providers());
+	expect_err("provider = aws, azure, runpod", want);
+	snprintf(want, sizeof(want), "line 1: unknown provider \"AWS\" (known: %s)",
+		 known_providers());
+	expect_err("provider = AWS", want);
+	expect_err("provider = aws, , runpod",
+		   "line 1: provider: empty name in \"aws, , runpod\"");
+}
+
+/* An empty item is an empty item wherever it is, blanks around it or not. */
+static void test_provider_list_empty_items(void **state)
+{
+	(void)state;
+	expect_err("provider = aws,,runpod",
+		   "line 1: provider: empty name in \"aws,,runpod\"");
+	expect_err("provider = aws,", "line 1: provider: empty name in \"aws,\"");
+	expect_err("provider = , aws", "line 1: provider: empty name in \", aws\"");
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static void test_sections(void **state)
+{
+	const char *text =
+		"nodes = 2\n"
+		"provider = aws, runpod\n"
+		"accelerator = A100:8\n"
+		"max_price = 20\n"
+		"allocation = spot\n"
+		"\n"
+		"[cheap]   # comment after a header\n"
+		"provider = lambda\n"
+		"  [ exact ]\n"
+		"accelerator = H100:8\n"
+		"region = us-\n"
+		"allocation = on-demand\n"
+		"vcpus = 96\n"
+		"memory = 1024GB\n"
+		"[same]\n";
+	struct sky_spec s;
+
+	(void)state;
+	expect_ok(text, &s);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.n_alts, 3);
+	/* the top level keeps its own values */
+	assert_string_equal(s.res.name, "");
+	assert_int_equal(s.res.n_providers, 2);
+	assert_string_equal(s.res.accelerator, "A100");
+	assert_string_equal(s.res.region, "");
+	/* [cheap]: overrides the provider, inherits the rest */
+	assert_string_equal(s.alts[0].name, "cheap");
+	assert_int_equal(s.alts[0].n_providers, 1);
+	assert_string_equal(s.alts[0].providers[0], "lambda");
+	assert_string_equal(s.alts[0].accelerator, "A100");
+	assert_int_equal(s.alts[0].accelerator_count, 8);
+	assert_true(s.alts[0].max_price == 20);
+	assert_int_equal(s.alts[0].allocation, SKY_ALLOC_SPOT);
+	assert_string_equal(s.alts[0].region, "");
+	/* [exact]: starts from the top level, not from [cheap] */
+	assert_string_equal(s.alts[1].name, "exact");
+	assert_int_equal(s.alts[1].n_providers, 2);
+	assert_string_equal(s.alts[1].providers[0], "aws");
+	assert_string_equal(s.alts[1].providers[1], "runpod");
+	assert_string_equal(s.alts[1].accelerator, "H100");
+	assert_int_equal(s.alts[1].accelerator_count, 8);
+	assert_string_equal(s.alts[1].region, "us-");
+	assert_int_equal(s.alts[1].allocation, SKY_ALLOC_ON_DEMAND);
+	assert_int_equal(s.alts[1].vcpus, 96);
+	assert_int_equal(s.alts[1].memory_gb, 1024);
+	assert_true(s.alts[1].max_price == 20);
+	/* [same]: an empty section is the top level under a name */
+	assert_string_equal(s.alts[2].name, "same");
+	assert_string_equal(s.alts[2].providers[0], "aws");
+	assert_string_equal(s.alts[2].accelerator, "A100");
+	/* every alternative is for the pool's nodes */
+	assert_int_equal(s.alts[0].nodes, 2);
+	assert_int_equal(s.alts[1].nodes, 2);
+	assert_int_equal(s.alts[2].nodes, 2);
+	assert_int_equal(s.res.nodes, 2);
+	sky_spec_free(&s);
+	assert_zeroed(&s);
+
+	/* the same key in two sections, and in a section after the top level */
+	expect_ok("provider = aws\n[a]\nprovider = lambda\n[b]\nprovider = runpod\n", &s);
+	assert_int_equal(s.n_alts, 2);
+	assert_string_equal(s.res.providers[0], "aws");
+	assert_string_equal(s.alts[0].providers[0], "lambda");
+	assert_string_equal(s.alts[1].providers[0], "runpod");
+	assert_int_equal(s.alts[0].nodes, 1);
+	sky_spec_free(&s);
+
+	/* exactly 16 sections */
+	{
+		char buf[1024];
+		size_t n = 0;
+		int i;
+
+		for (i = 0; i < SKY_SPEC_MAX_ALTS; i++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "[s%d]\nmax_price = %d\n",
+					      i, i + 1);
+		expect_ok(buf, &s);
+		assert_int_equal(s.n_alts, SKY_SPEC_MAX_ALTS);
+		for (i = 0; i < SKY_SPEC_MAX_ALTS; i++)
+			assert_true(s.alts[i].max_price == i + 1);
+		sky_spec_free(&s);
+	}
+}
+
+static void test_section_errors(void **state)
+{
+	char buf[1024];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	expect_err("[a]\nprovider = aws\n\n[a]\nprovider = lambda\n",
+		   "line 4: duplicate section [a]");
+	expect_err("[a b]\n",
+		   "line 1: section name \"a b\": use letters, digits, '.', '_' and '-'");
+	expect_err("[gpu/8]\n",
+		   "line 1: section name \"gpu/8\": use letters, digits, '.', '_' and '-'");
+	expect_err("[]\n", "line 1: section name must be 1 to 63 bytes");
+	expect_err("[   ]\n", "line 1: section name must be 1 to 63 bytes");
+	expect_err("[1234567890123456789012345678901234567890123456789012345678901234]\n",
+		   "line 1: section name must be 1 to 63 bytes");
+	/* a malformed header line */
+	expect_err("nodes = 1\n[a\n", "line 2: expected \"[name]\"");
+	expect_err("[a] provider = aws\n", "line 1: expected \"[name]\"");
+	expect_err("[a]]\n", "line 1: expected \"[name]\"");
+	/* only hardware keys in a section */
+	expect_err("[a]\nnodes = 2\n",
+		   "line 2: \"nodes\" applies to the whole pool: set it before the first [section]");
+	expect_err("nodes = 2\n[a]\nprovider = aws\nslots = 2\n",
+		   "line 4: \"slots\" applies to the whole pool: set it before the first [section]");
+	expect_err("[a]\nenv.X = 1\n",
+		   "line 2: \"env.X\" applies to the whole pool: set it before the first [section]");
+	expect_err("[a]\nsetup = true\n",
+		   "line 2: \"setup\" applies to the whole pool: set it before the first [section]");
+	expect_err("[a]\nlifetime = 1h\n",
+		   "line 2: \"lifetime\" applies to the whole pool: set it before the first "
+		   "[section]");
+	expect_err("[a]\nidle_timeout = 1h\n",
+		   "line 2: \"idle_timeout\" applies to the whole pool: set it before the first "
+		   "[section]");
+	expect_err("[a]\ndry_run = true\n",
+		   "line 2: \"dry_run\" applies to the whole pool: set it before the first "
+		   "[section]");
+	/* unknown keys in a section get the usual hint */
+	expect_err("[a]\nprovder = aws\n",
+		   "line 2: unknown key \"provder\" (did you mean \"provider\"?)");
+	/* a key twice in one section, but not across sections */
+	expect_err("[a]\nprovider = aws\naccelerator = A100:8\nprovider = lambda\n",
+		   "line 4: duplicate key \"provider\" (first on line 2)");
+	expect_err("provider = aws\nprovider = lambda\n[a]\n",
+		   "line 2: duplicate key \"provider\" (first on line 1)");
+	/* values are checked in sections as at the top level */
+	expect_err("[a]\nallocation = sometimes\n",
+		   "line 2: allocation: unknown \"sometimes\" (use spot-if-available, spot, "
+		   "on-demand or cheapest)");
+	expect_err("[a]\nprovider = aws, aws\n", "line 2: provider \"aws\" listed twice");
+	/* more than 16 sections */
+	for (i = 0; i <= SKY_SPEC_MAX_ALTS; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "[s%d]\nprovider = aws\n", i);
+	expect_err(buf, "line 33: at most 16 sections");
+}
+
+static void test_json_sections(void **state)
+{
+	struct sky_spec s;
+
+	(void)state;
+	expect_ok("{\"nodes\":2,\"a\":{\"provider\":\"local\"}}", &s);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.n_alts, 1);
+	assert_string_equal(s.alts[0].name, "a");
+	assert_string_equal(s.alts[0].providers[0], "local");
+	assert_int_equal(s.alts[0].nodes, 2);
+	sky_spec_free(&s);
+
+	expect_ok("{\n"
+		  "  \"nodes\": 3,\n"
+		  "  \"accelerator\": \"A100-80GB:8\",\n"
+		  "  \"max_price\": 25,\n"
+		  "  \"aws8\": {\"provider\": \"aws\", \"accelerator\": \"A100:8\"},\n"
+		  "  \"vast8\": {\"provider\": \"vastai, runpod\", \"max_price\": 20.5,\n"
+		  "            \"allocation\": \"cheapest\", \"vcpus\": 64, \"memory\": 512}\n"
+		  "}\n", &s);
+	assert_int_equal(s.n_alts, 2);
+	assert_string_equal(s.alts[0].name, "aws8");
+	assert_string_equal(s.alts[0].providers[0], "aws");
+	assert_string_equal(s.alts[0].accelerator, "A100");
+	assert_true(s.alts[0].max_price == 25);
+	assert_string_equal(s.alts[1].name, "vast8");
+	assert_int_equal(s.alts[1].n_providers, 2);
+	assert_string_equal(s.alts[1].providers[1], "runpod");
+	assert_string_equal(s.alts[1].accelerator, "A100-80GB");   /* inherited */
+	assert_int_equal(s.alts[1].accelerator_count, 8);
+	assert_true(s.alts[1].max_price == 20.5);
+	assert_int_equal(s.alts[1].allocation, SKY_ALLOC_CHEAPEST);
+	assert_int_equal(s.alts[1].vcpus, 64);
+	assert_int_equal(s.alts[1].memory_gb, 512);
+	assert_int_equal(s.alts[0].nodes, 3);
+	assert_int_equal(s.alts[1].nodes, 3);
+	sky_spec_free(&s);
+
+	/* an empty object is a section too */
+	expect_ok("{\"x\": {}}", &s);
+	assert_int_equal(s.n_alts, 1);
+	assert_string_equal(s.alts[0].name, "x");
+	sky_spec_free(&s);
+
+	expect_err("{\"a\": {\"nodes\": 2}}",
+		   "line 1: \"nodes\" applies to the whole pool: set it before the first [section]");
+	expect_err("{\"a\": {\"provider\": \"aws\"},\n \"nodes\": 2}",
+		   "line 2: \"nodes\" applies to the whole pool: put it before the first "
+		   "alternative");
+	expect_err("{\"a\": {\"provider\": [\"aws\"]}}",
+		   "line 1: [a] provider: value must be a string, number or boolean");
+	expect_err("{\"a\": {\"provider\": null}}",
+		   "line 1: [a] provider: value must be a string, number or boolean");
+	expect_err("{\"a\": {\"b\": {}}}",
+		   "line 1: [a] b: value must be a string, number or boolean");
+	expect_err("{\"a\": {\"provider\": \"aws\"},\n\"a\": {\"provider\": \"lambda\"}}",
+		   "line 2: duplicate section [a]");
+	expect_err("{\"a b\": {\"provider\": \"aws\"}}",
+		   "line 1: section name \"a b\": use letters, digits, '.', '_' and '-'");
+	expect_err("{\"nodes\": 1,\n\"a\": {\"provder\": \"aws\"}}",
+		   "line 2: unknown key \"provder\" (did you mean \"provider\"?)");
+	/* "env": {...} is a misuse of env.NAME, not a section */
+	expect_err("{\"env\": {\"A\": \"1\"}}",
+		   "line 1: unknown key \"env\" (did you mean \"env.NAME\"?)");
+}
+
+/* jansson merges a repeated key; the spec refuses it at the top level, and
+ * must inside an alternative too, as the key = value syntax does. */
+static void test_json_section_duplicate_key(void **state)
+{
+	static const char *const texts[] = {
+		"{\"a\": {\"provider\": \"aws\",\n \"provider\": \"lambda\"}}",
+		"{\"a\": {\"provider\": \"aws\", \"max_price\": 3, \"provider\": \"aws\"}}",
+	};
+	struct sky_spec s;
+	char err[512];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		memset(&s, 0xa5, sizeof(s));
+		rc = parse(texts[i], &s, err, sizeof(err));
+		if (rc != -EINVAL) {
+			if (!rc)
+				sky_spec_free(&s);
+			fail_msg("spec %s: a key twice in one alternative was accepted (%d)",
+				 texts[i], rc);
+		}
+		assert_true(!strncmp(err, "line ", 5));
+		assert_non_null(strstr(err, "duplicate key \"provider\""));
+		assert_zeroed(&s);
+	}
+}
+
+static void test_format_sections(void **state)
+{
+	const char *text =
+		"nodes = 2\n"
+		"dry_run = yes\n"
+		"env.K = v\n"
+		"allocation = cheapest\n"
+		"[aws8]\n"
+		"provider = aws\n"
+		"accelerator = a100:8\n"
+		"region = us-\n"
+		"[vast8]\n"
+		"provider = vastai, runpod\n"
+		"accelerator = A100-80GB:8\n"
+		"max_price = $20\n"
+		"vcpus = 32\n"
+		"memory = 256GB\n";
+	struct sky_spec s, again;
+	char *out = NULL, *out2 = NULL;
+	int i;
+
+	(void)state;
+	expect_ok(text, &s);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out,
+			    "provider = local\n"
+			    "nodes = 2\n"
+			    "slots = 1\n"
+			    "accelerator = none\n"
+			    "allocation = cheapest\n"
+			    "dry_run = true\n"
+			    "env.K = v\n"
+			    "[aws8]\n"
+			    "provider = aws\n"
+			    "accelerator = a100:8\n"
+			    "allocation = cheapest\n"
+			    "region = us-\n"
+			    "[vast8]\n"
+			    "provider = vastai, runpod\n"
+			    "accelerator = A100-80GB:8\n"
+			    "allocation = cheapest\n"
+			    "max_price = 20\n"
+			    "vcpus = 32\n"
+			    "memory = 256\n");
+	/* the canonical form parses back to the same spec, sections and all */
+	expect_ok(out, &again);
+	assert_int_equal(sky_spec_format(&again, &out2), 0);
+	assert_string_equal(out, out2);
+	assert_int_equal(again.n_alts, s.n_alts);
+	for (i = 0; i < s.n_alts; i++)
+		assert_request_equal(&again.alts[i], &s.alts[i]);
+	assert_request_equal(&again.res, &s.res);
+	assert_int_equal(again.dry_run, 1);
+	free(out);
+	free(out2);
+	sky_spec_free(&s);
+	sky_spec_free(&again);
+
+	/* JSON sections render the same way */
+	expect_ok("{\"max_price\": 12.25, \"a\": {\"provider\": \"aws\"}}", &s);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out,
+			    "provider = local\n"
+			    "nodes = 1\n"
+			    "slots = 1\n"
+			    "accelerator = none\n"
+			    "allocation = spot-if-available\n"
+			    "max_price = 12.25\n"
+			    "[a]\n"
+			    "provider = aws\n"
+			    "accelerator = none\n"
+			    "allocation = spot-if-available\n"
+			    "max_price = 12.25\n");
+	free(out);
+	sky_spec_free(&s);
+}
+
 
 static void test_err_buffers(void **state)
 {
@@ -415,6 +1125,27 @@ static void test_err_buffers(void **state)
 	assert_string_equal(small, "line 1:");
 	assert_int_equal(sky_spec_parse("nodes = 0", 9, &s, NULL, 0), -EINVAL);
 	assert_zeroed(&s);
+}
+
+/* Accelerator names are the catalog's, and so are the catalog-only
+ * providers: load it for the group. */
+static int setup(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	if (sky_catalog_init(err, sizeof(err))) {
+		print_error("catalog: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sky_catalog_fini();
+	return 0;
 }
 
 int main(void)
@@ -432,7 +1163,18 @@ int main(void)
 		cmocka_unit_test(test_err_size),
 		cmocka_unit_test(test_err_json),
 		cmocka_unit_test(test_err_buffers),
+		cmocka_unit_test(test_accelerator_alias_with_spaces_json),
+		cmocka_unit_test(test_unknown_accelerator),
+		cmocka_unit_test(test_new_keys_valid),
+		cmocka_unit_test(test_new_keys_invalid),
+		cmocka_unit_test(test_provider_lists),
+		cmocka_unit_test(test_provider_list_empty_items),
+		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_section_errors),
+		cmocka_unit_test(test_json_sections),
+		cmocka_unit_test(test_json_section_duplicate_key),
+		cmocka_unit_test(test_format_sections),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
