@@ -1,8 +1,7 @@
-/* The accelerator catalog and the offer book (see catalog.h): parses the
- * tables compiled in from catalog/data (catalog/embedded.h), resolves
- * accelerator names, and keeps the live offers that providers merge over
- * the shipped snapshots. */
-#include "catalog/catalog.h"
+/* The accelerator catalog and the offer book (see catalog.h): when the
+ * tables load (load.c parses them), name resolution and suggestions, and
+ * the live offers that providers merge over the shipped snapshots. */
+#include "catalog/tables.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,28 +18,8 @@
 #include "common/util.h"
 
 #define DEFAULT_MAX_AGE (30L * 86400)
-#define LINE_MAX_LEN 1024
-#define KEY_MAX 64
 #define SUGGEST_MAX 3
 #define SUGGEST_DISTANCE 3
-
-/* Providers with no shipped snapshot: marketplaces, where each ask is one
- * host's and prices move by the minute, so a snapshot would only mislead.
- * Their offers come from the live API alone. */
-static const char *const live_only[] = { "vastai" };
-
-static const char accel_header[] = "name\tfamily\tvendor\tmemory_gb\taliases";
-static const char offers_header[] =
-	"instance_type\tregion\taccelerator\tcount\tvcpus\tmemory_gb\tondemand_usd_h\tspot_usd_h";
-
-/* The normalized spellings of one row, computed once so that lookups (made
- * for every offer a ranking looks at) only compare strings. */
-struct accel_keys {
-	char name[KEY_MAX];
-	char family[KEY_MAX];
-	char vendor[KEY_MAX];
-	char aliases[SKY_ACCEL_ALIASES][KEY_MAX];
-};
 
 struct live_set {
 	char provider[32];
@@ -48,20 +27,13 @@ struct live_set {
 	size_t n;
 };
 
-/* The shipped tables: loaded on first use (or by sky_catalog_init), then
- * read-only until sky_catalog_fini. Loading on first use lets modules that
- * only resolve names (and their unit tests) skip the explicit init. */
+/* Loading happens on first use (or in sky_catalog_init); the tables are
+ * read-only from then until sky_catalog_fini. Loading on first use lets
+ * modules that only resolve names (and their unit tests) skip the init. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static int loaded;                  /* atomic; the tables are set before it */
 static int load_rc;
 static char load_err[256];
-static struct sky_accel *accels;
-static struct accel_keys *keys;
-static size_t n_accels;
-static struct sky_catalog_provider *providers;
-static size_t n_providers;
-static struct sky_offer *snapshot;
-static size_t n_snapshot;
 
 /* Live offers, one set per provider, replaced whole by each merge. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,573 +41,6 @@ static struct live_set *live;
 static size_t n_live;
 
 static long max_age = DEFAULT_MAX_AGE;   /* atomic */
-
-/* ---- parsing helpers ------------------------------------------------ */
-
-struct cursor {
-	const char *file;
-	const char *p;
-	int line;
-};
-
-static int fail(char *err, size_t len, const struct cursor *c, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, const struct cursor *c, const char *fmt, ...)
-{
-	char msg[192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (c->line)
-		snprintf(err, len, "catalog/data/%s:%d: %s", c->file, c->line, msg);
-	else
-		snprintf(err, len, "catalog/data/%s: %s", c->file, msg);
-	return -EINVAL;
-}
-
-/* The next line into buf, without its "\n" or "\r\n": 1, or 0 at the end. */
-static int next_line(struct cursor *c, char *buf, size_t len, char *err, size_t errlen)
-{
-	const char *end;
-	size_t n;
-
-	if (!*c->p)
-		return 0;
-	end = strchr(c->p, '\n');
-	n = end ? (size_t)(end - c->p) : strlen(c->p);
-	c->line++;
-	if (n >= len)
-		return fail(err, errlen, c, "line longer than %zu bytes", len - 1);
-	memcpy(buf, c->p, n);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\r')
-		buf[n - 1] = '\0';
-	c->p += n + (end != NULL);
-	return 1;
-}
-
-/* The next line that is neither blank nor a comment. */
-static int next_row(struct cursor *c, char *buf, size_t len, char *err, size_t errlen)
-{
-	int rc;
-
-	while ((rc = next_line(c, buf, len, err, errlen)) == 1)
-		if (buf[0] && buf[0] != '#')
-			return 1;
-	return rc;
-}
-
-/* Splits line on tabs in place; returns the number of fields, which may be
- * more than max (only max are stored). */
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	char *tab;
-
-	for (;;) {
-		if (n < max)
-			f[n] = line;
-		n++;
-		tab = strchr(line, '\t');
-		if (!tab)
-			return n;
-		*tab = '\0';
-		line = tab + 1;
-	}
-}
-
-static int parse_int(const char *s, int max, int *out)
-{
-	char *end;
-	long v;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = (int)v;
-	return 0;
-}
-
-static int parse_price(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v <= 0 || v > 1e6)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* "2026-11-01" -> that day at 00:00 UTC. */
-static int parse_date(const char *s, long long *out)
-{
-	static const char shape[] = "dddd-dd-dd";
-	struct tm tm;
-	int y, m, d, i;
-	time_t t;
-
-	for (i = 0; shape[i]; i++)
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
-			return -EINVAL;
-	if (s[i] && s[i] != ' ')
-		return -EINVAL;
-	if (sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3)
-		return -EINVAL;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	t = timegm(&tm);
-	/* timegm normalizes 2026-02-30 into March: a changed field means the
-	 * date does not exist */
-	if (t == (time_t)-1 || tm.tm_year != y - 1900 || tm.tm_mon != m - 1 || tm.tm_mday != d)
-		return -EINVAL;
-	*out = (long long)t;
-	return 0;
-}
-
-/* Lower case, every run of '-', '_' and blanks as one '-', none at either
- * end: "NVIDIA  A100_80GB " -> "nvidia-a100-80gb". Providers spell one
- * device all three ways ("H100 SXM", "H100-SXM", "H100_SXM"). */
-static int normalize(const char *s, char *out, size_t len)
-{
-	size_t k = 0;
-	int sep = 0;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '-' || ch == '_' || isspace(ch)) {
-			sep = k > 0;
-			continue;
-		}
-		if (k + 1 + (size_t)sep >= len)
-			return -ENAMETOOLONG;
-		if (sep)
-			out[k++] = '-';
-		sep = 0;
-		out[k++] = (char)tolower(ch);
-	}
-	out[k] = '\0';
-	return k ? 0 : -EINVAL;
-}
-
-/* ---- accelerators --------------------------------------------------- */
-
-static int row_has_key(size_t i, const char *key)
-{
-	int j;
-
-	if (!strcmp(keys[i].name, key))
-		return 1;
-	for (j = 0; j < accels[i].n_aliases; j++)
-		if (!strcmp(keys[i].aliases[j], key))
-			return 1;
-	return 0;
-}
-
-/* key with row i's vendor taken off the front ("nvidia-l4" -> "l4"), or
- * NULL when it does not start with it. */
-static const char *strip_vendor(size_t i, const char *key)
-{
-	size_t n = strlen(keys[i].vendor);
-
-	if (n && !strncmp(key, keys[i].vendor, n) && key[n] == '-')
-		return key + n + 1;
-	return NULL;
-}
-
-/* The row name denotes; *is_family says whether name (less any vendor) is
- * that row's family name, i.e. asks for every variant of the family. */
-static const struct sky_accel *lookup(const char *name, int *is_family)
-{
-	char key[KEY_MAX];
-	const char *k;
-	size_t i;
-
-	if (!name || normalize(name, key, sizeof(key)))
-		return NULL;
-	/* the whole name first, so that an alias spelled with the vendor
-	 * never loses to a shorter one of another row */
-	for (i = 0; i < n_accels; i++) {
-		if (row_has_key(i, key)) {
-			k = key;
-			goto found;
-		}
-	}
-	for (i = 0; i < n_accels; i++) {
-		k = strip_vendor(i, key);
-		if (k && row_has_key(i, k))
-			goto found;
-	}
-	return NULL;
-found:
-	if (is_family)
-		*is_family = !strcmp(k, keys[i].family);
-	return &accels[i];
-}
-
-static int add_key(char *err, size_t len, const struct cursor *c, const char *what,
-		   const char *s, char *key)
-{
-	if (normalize(s, key, KEY_MAX))
-		return fail(err, len, c, "%s \"%s\" is empty or too long", what, s);
-	return 0;
-}
-
-static int parse_accel_row(char *line, struct sky_accel *a, struct accel_keys *k, char *err,
-			   size_t len, const struct cursor *c)
-{
-	char *f[5], *alias, *rest;
-	int n = split_tabs(line, f, 5), rc;
-
-	if (n != 5)
-		return fail(err, len, c, "%d columns, expected 5 (%s)", n, "name family vendor "
-			    "memory_gb aliases");
-	memset(a, 0, sizeof(*a));
-	memset(k, 0, sizeof(*k));
-	if (!f[0][0] || sky_strlcpy(a->name, f[0], sizeof(a->name)) >= sizeof(a->name))
-		return fail(err, len, c, "name \"%s\" is empty or too long", f[0]);
-	if (strchr(f[0], ','))
-		return fail(err, len, c, "name \"%s\" contains a comma", f[0]);
-	if (!f[1][0] || sky_strlcpy(a->family, f[1], sizeof(a->family)) >= sizeof(a->family))
-		return fail(err, len, c, "family \"%s\" is empty or too long", f[1]);
-	if (!f[2][0] || sky_strlcpy(a->vendor, f[2], sizeof(a->vendor)) >= sizeof(a->vendor))
-		return fail(err, len, c, "vendor \"%s\" is empty or too long", f[2]);
-	if (parse_int(f[3], 100000, &a->memory_gb) || a->memory_gb == 0)
-		return fail(err, len, c, "memory_gb \"%s\" is not a positive integer", f[3]);
-	if ((rc = add_key(err, len, c, "name", a->name, k->name)) ||
-	    (rc = add_key(err, len, c, "family", a->family, k->family)) ||
-	    (rc = add_key(err, len, c, "vendor", a->vendor, k->vendor)))
-		return rc;
-	/* strsep, not strtok: ",," is a mistake to report, not to skip */
-	for (rest = f[4][0] ? f[4] : NULL; (alias = strsep(&rest, ","));) {
-		while (*alias == ' ')
-			alias++;
-		if (a->n_aliases == SKY_ACCEL_ALIASES)
-			return fail(err, len, c, "more than %d aliases", SKY_ACCEL_ALIASES);
-		if (sky_strlcpy(a->aliases[a->n_aliases], alias, sizeof(a->aliases[0])) >=
-		    sizeof(a->aliases[0]))
-			return fail(err, len, c, "alias \"%s\" too long", alias);
-		if ((rc = add_key(err, len, c, "alias", alias, k->aliases[a->n_aliases])))
-			return rc;
-		a->n_aliases++;
-	}
-	return 0;
-}
-
-/* Every spelling must denote one row only, and every family must be a row
- * that is its own family, so that a family request always resolves. */
-static int check_accels(char *err, size_t len, const struct cursor *c)
-{
-	size_t i, j;
-	int a, b;
-
-	for (i = 0; i < n_accels; i++) {
-		const struct sky_accel *fam = NULL;
-
-		for (j = 0; j < n_accels; j++)
-			if (!strcmp(keys[j].name, keys[i].family))
-				fam = &accels[j];
-		if (!fam || strcmp(fam->family, fam->name))
-			return fail(err, len, c, "%s: family %s is not a row that is its own family",
-				    accels[i].name, accels[i].family);
-		for (a = -1; a < accels[i].n_aliases; a++) {
-			const char *ka = a < 0 ? keys[i].name : keys[i].aliases[a];
-
-			for (j = i; j < n_accels; j++) {
-				for (b = -1; b < accels[j].n_aliases; b++) {
-					const char *kb = b < 0 ? keys[j].name : keys[j].aliases[b];
-
-					if ((j > i || b > a) && !strcmp(ka, kb))
-						return fail(err, len, c, "%s and %s: \"%s\" names both",
-							    accels[i].name, accels[j].name, ka);
-				}
-			}
-		}
-	}
-	return 0;
-}
-
-static int load_accels(const struct sky_embedded_file *file, char *err, size_t len)
-{
-	struct cursor c = { file->name, file->text, 0 };
-	char line[LINE_MAX_LEN];
-	size_t cap = 0;
-	int rc;
-
-	rc = next_row(&c, line, sizeof(line), err, len);
-	if (rc < 0)
-		goto out;
-	if (rc == 0 || strcmp(line, accel_header)) {
-		rc = fail(err, len, &c, "expected the header line \"%s\"", accel_header);
-		goto out;
-	}
-	while ((rc = next_row(&c, line, sizeof(line), err, len)) == 1) {
-		if (n_accels == cap) {
-			size_t ncap = cap ? 2 * cap : 32;
-			struct sky_accel *na = realloc(accels, ncap * sizeof(*na));
-			struct accel_keys *nk;
-
-			if (!na) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			accels = na;
-			nk = realloc(keys, ncap * sizeof(*nk));
-			if (!nk) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			keys = nk;
-			cap = ncap;
-		}
-		rc = parse_accel_row(line, &accels[n_accels], &keys[n_accels], err, len, &c);
-		if (rc)
-			goto out;
-		n_accels++;
-	}
-	if (rc < 0)
-		goto out;
-	c.line = 0;
-	if (!n_accels)
-		rc = fail(err, len, &c, "no accelerators");
-	else
-		rc = check_accels(err, len, &c);
-out:
-	if (rc == -ENOMEM)
-		snprintf(err, len, "out of memory loading the catalog");
-	return rc;
-}
-
-/* ---- offer snapshots ------------------------------------------------ */
-
-static int is_live_only(const char *provider)
-{
-	size_t i;
-
-	for (i = 0; i < SKY_ARRAY_SIZE(live_only); i++)
-		if (!strcmp(live_only[i], provider))
-			return 1;
-	return 0;
-}
-
-static int add_provider(const char *name, const char *date, int live_only_flag)
-{
-	struct sky_catalog_provider *np;
-
-	np = realloc(providers, (n_providers + 1) * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	providers = np;
-	memset(&providers[n_providers], 0, sizeof(*np));
-	sky_strlcpy(providers[n_providers].name, name, sizeof(np->name));
-	sky_strlcpy(providers[n_providers].snapshot_date, date, sizeof(np->snapshot_date));
-	providers[n_providers].live_only = live_only_flag;
-	n_providers++;
-	return 0;
-}
-
-static int add_offer(const struct sky_offer *o)
-{
-	struct sky_offer *ns;
-
-	/* grows by doubling: n_snapshot is a power of two exactly when full */
-	if (!n_snapshot || !(n_snapshot & (n_snapshot - 1))) {
-		ns = realloc(snapshot, (n_snapshot ? 2 * n_snapshot : 1) * sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		snapshot = ns;
-	}
-	snapshot[n_snapshot++] = *o;
-	return 0;
-}
-
-static int parse_offer_row(char *line, struct sky_offer *o, double *spot, char *err, size_t len,
-			   const struct cursor *c)
-{
-	char *f[8];
-	int n = split_tabs(line, f, 8);
-	const struct sky_accel *a;
-
-	if (n != 8)
-		return fail(err, len, c, "%d columns, expected 8 (%s)", n,
-			    "instance_type region accelerator count vcpus memory_gb ondemand_usd_h "
-			    "spot_usd_h");
-	if (!f[0][0] || sky_strlcpy(o->instance_type, f[0], sizeof(o->instance_type)) >=
-	    sizeof(o->instance_type))
-		return fail(err, len, c, "instance_type \"%s\" is empty or too long", f[0]);
-	if (!f[1][0] || sky_strlcpy(o->region, f[1], sizeof(o->region)) >= sizeof(o->region))
-		return fail(err, len, c, "region \"%s\" is empty or too long", f[1]);
-	if (parse_int(f[3], 1024, &o->accelerator_count))
-		return fail(err, len, c, "count \"%s\" is not an integer", f[3]);
-	if (f[2][0]) {
-		a = lookup(f[2], NULL);
-		if (!a)
-			return fail(err, len, c, "unknown accelerator \"%s\"", f[2]);
-		/* the tables use canonical names only, so that they read alike */
-		if (strcmp(a->name, f[2]))
-			return fail(err, len, c, "accelerator \"%s\" is not a canonical name "
-				    "(use %s)", f[2], a->name);
-		if (!o->accelerator_count)
-			return fail(err, len, c, "count 0 with accelerator %s", f[2]);
-		sky_strlcpy(o->accelerator, a->name, sizeof(o->accelerator));
-	} else if (o->accelerator_count) {
-		return fail(err, len, c, "count %d with no accelerator", o->accelerator_count);
-	}
-	if (parse_int(f[4], 1000000, &o->vcpus))
-		return fail(err, len, c, "vcpus \"%s\" is not an integer", f[4]);
-	if (parse_int(f[5], 100000000, &o->memory_gb))
-		return fail(err, len, c, "memory_gb \"%s\" is not an integer", f[5]);
-	if (parse_price(f[6], &o->price_usd_per_hour))
-		return fail(err, len, c, "ondemand_usd_h \"%s\" is not a positive price", f[6]);
-	*spot = 0;
-	if (f[7][0] && parse_price(f[7], spot))
-		return fail(err, len, c, "spot_usd_h \"%s\" is not a positive price", f[7]);
-	return 0;
-}
-
-/* One offers-<provider>.tsv: the snapshot line, the header, then rows. */
-static int load_offers(const struct sky_embedded_file *file, char *err, size_t len)
-{
-	struct cursor c = { file->name, file->text, 0 };
-	char line[LINE_MAX_LEN], name[32], date[16];
-	const char *p = file->name + strlen("offers-");
-	size_t first = n_snapshot, i, plen = strlen(p) - strlen(".tsv");
-	long long as_of;
-	int rc;
-
-	if (!plen || plen >= sizeof(name) || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") < plen)
-		return fail(err, len, &c, "provider name must be 1-31 of [a-z0-9_]");
-	memcpy(name, p, plen);
-	name[plen] = '\0';
-	if (is_live_only(name))
-		return fail(err, len, &c, "%s is live-only (catalog.c): it has no snapshot", name);
-	for (i = 0; i < n_providers; i++)
-		if (!strcmp(providers[i].name, name))
-			return fail(err, len, &c, "a second snapshot for %s", name);
-
-	rc = next_line(&c, line, sizeof(line), err, len);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 || strncmp(line, "# snapshot ", 11) || parse_date(line + 11, &as_of))
-		return fail(err, len, &c, "the first line must be \"# snapshot YYYY-MM-DD source\"");
-	sky_strlcpy(date, line + 11, 11);
-	rc = next_row(&c, line, sizeof(line), err, len);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 || strcmp(line, offers_header))
-		return fail(err, len, &c, "expected the header line \"%s\"", offers_header);
-
-	while ((rc = next_row(&c, line, sizeof(line), err, len)) == 1) {
-		struct sky_offer o;
-		double spot;
-
-		memset(&o, 0, sizeof(o));
-		if ((rc = parse_offer_row(line, &o, &spot, err, len, &c)))
-			return rc;
-		/* one row per node shape: a second would make the live override
-		 * (keyed like this) ambiguous */
-		for (i = first; i < n_snapshot; i++)
-			if (!strcmp(snapshot[i].instance_type, o.instance_type) &&
-			    !strcmp(snapshot[i].region, o.region) &&
-			    snapshot[i].accelerator_count == o.accelerator_count)
-				return fail(err, len, &c, "a second row for %s in %s with count %d",
-					    o.instance_type, o.region, o.accelerator_count);
-		sky_strlcpy(o.provider, name, sizeof(o.provider));
-		o.source = SKY_SOURCE_SNAPSHOT;
-		o.as_of = as_of;
-		o.market = SKY_MARKET_ON_DEMAND;
-		if (add_offer(&o))
-			return -ENOMEM;
-		if (spot > 0) {
-			o.market = SKY_MARKET_SPOT;
-			o.price_usd_per_hour = spot;
-			if (add_offer(&o))
-				return -ENOMEM;
-		}
-	}
-	if (rc < 0)
-		return rc;
-	return add_provider(name, date, 0);
-}
-
-/* ---- loading -------------------------------------------------------- */
-
-static void free_tables(void)
-{
-	free(accels);
-	free(keys);
-	free(providers);
-	free(snapshot);
-	accels = NULL;
-	keys = NULL;
-	providers = NULL;
-	snapshot = NULL;
-	n_accels = n_providers = n_snapshot = 0;
-}
-
-static int cmp_provider(const void *a, const void *b)
-{
-	return strcmp(((const struct sky_catalog_provider *)a)->name,
-		      ((const struct sky_catalog_provider *)b)->name);
-}
-
-static int load(const struct sky_embedded_file *files, size_t n_files, char *err, size_t len)
-{
-	const struct sky_embedded_file *accel_file = NULL;
-	size_t i, nl;
-	int rc = 0;
-
-	for (i = 0; i < n_files; i++)
-		if (!strcmp(files[i].name, "accelerators.tsv"))
-			accel_file = &files[i];
-	if (!accel_file) {
-		snprintf(err, len, "catalog/data/accelerators.tsv was not compiled in");
-		rc = -EINVAL;
-		goto out;
-	}
-	/* accelerators first: offer rows are checked against them */
-	if ((rc = load_accels(accel_file, err, len)))
-		goto out;
-	for (i = 0; i < n_files; i++) {
-		const char *name = files[i].name;
-
-		nl = strlen(name);
-		if (&files[i] == accel_file)
-			continue;
-		if (nl <= strlen("offers-.tsv") || strncmp(name, "offers-", 7) ||
-		    strcmp(name + nl - 4, ".tsv")) {
-			snprintf(err, len, "catalog/data/%s: not accelerators.tsv or "
-				 "offers-<provider>.tsv", name);
-			rc = -EINVAL;
-			goto out;
-		}
-		if ((rc = load_offers(&files[i], err, len)))
-			goto out;
-	}
-	for (i = 0; i < SKY_ARRAY_SIZE(live_only); i++)
-		if ((rc = add_provider(live_only[i], "", 1)))
-			goto out;
-	qsort(providers, n_providers, sizeof(*providers), cmp_provider);
-out:
-	if (rc == -ENOMEM)
-		snprintf(err, len, "out of memory loading the catalog");
-	if (rc)
-		free_tables();
-	return rc;
-}
 
 static void free_live(void)
 {
@@ -657,7 +62,7 @@ static void ensure_loaded(void)
 	pthread_mutex_lock(&load_lock);
 	if (!loaded) {
 		load_err[0] = '\0';
-		load_rc = load(sky_catalog_files, sky_catalog_n_files, load_err, sizeof(load_err));
+		load_rc = cat_load(sky_catalog_files, sky_catalog_n_files, load_err, sizeof(load_err));
 		__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&load_lock);
@@ -677,9 +82,9 @@ int sky_catalog_load(const struct sky_embedded_file *files, size_t n, char *err,
 
 	free_live();
 	pthread_mutex_lock(&load_lock);
-	free_tables();
+	cat_free_tables();
 	load_err[0] = '\0';
-	rc = load_rc = load(files, n, load_err, sizeof(load_err));
+	rc = load_rc = cat_load(files, n, load_err, sizeof(load_err));
 	__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&load_lock);
 	if (rc && err && errlen)
@@ -690,7 +95,7 @@ int sky_catalog_load(const struct sky_embedded_file *files, size_t n, char *err,
 void sky_catalog_fini(void)
 {
 	pthread_mutex_lock(&load_lock);
-	free_tables();
+	cat_free_tables();
 	load_rc = 0;
 	__atomic_store_n(&loaded, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&load_lock);
@@ -714,14 +119,14 @@ const struct sky_accel *sky_catalog_accels(size_t *n)
 {
 	ensure_loaded();
 	if (n)
-		*n = n_accels;
-	return accels;
+		*n = cat_n_accels;
+	return cat_accels;
 }
 
 const struct sky_accel *sky_accel_find(const char *name)
 {
 	ensure_loaded();
-	return lookup(name, NULL);
+	return cat_lookup(name, NULL);
 }
 
 int sky_accel_accepts(const char *request, const char *canonical)
@@ -730,8 +135,8 @@ int sky_accel_accepts(const char *request, const char *canonical)
 	int family = 0;
 
 	ensure_loaded();
-	r = lookup(request, &family);
-	c = lookup(canonical, NULL);
+	r = cat_lookup(request, &family);
+	c = cat_lookup(canonical, NULL);
 	if (!r || !c)
 		return 0;
 	/* check_accels made the family row its own family, so naming the
@@ -762,7 +167,7 @@ static int better(const struct suggestion *a, const struct suggestion *b)
 /* How close key (a normalized request) comes to row i. */
 static void score(size_t i, const char *key, struct suggestion *s)
 {
-	const char *variant[2] = { key, strip_vendor(i, key) };
+	const char *variant[2] = { key, cat_strip_vendor(i, key) };
 	size_t v, d, klen;
 	int j;
 
@@ -772,14 +177,14 @@ static void score(size_t i, const char *key, struct suggestion *s)
 	s->common = 0;
 	for (v = 0; v < 2 && variant[v]; v++) {
 		klen = strlen(variant[v]);
-		for (d = 0; variant[v][d] && variant[v][d] == keys[i].name[d]; d++)
+		for (d = 0; variant[v][d] && variant[v][d] == cat_keys[i].name[d]; d++)
 			;
 		if (d > s->common)
 			s->common = d;
-		if (klen >= 2 && !strncmp(keys[i].name, variant[v], klen))
+		if (klen >= 2 && !strncmp(cat_keys[i].name, variant[v], klen))
 			s->prefix = 1;
-		for (j = -1; j < accels[i].n_aliases; j++) {
-			d = sky_edit_distance(variant[v], j < 0 ? keys[i].name : keys[i].aliases[j]);
+		for (j = -1; j < cat_accels[i].n_aliases; j++) {
+			d = sky_edit_distance(variant[v], j < 0 ? cat_keys[i].name : cat_keys[i].aliases[j]);
 			/* a "suggestion" that rewrites the whole request is noise */
 			if (d <= SUGGEST_DISTANCE && d < klen && d < s->distance)
 				s->distance = d;
@@ -798,9 +203,9 @@ void sky_accel_suggest(const char *request, char *buf, size_t len)
 		return;
 	buf[0] = '\0';
 	ensure_loaded();
-	if (!request || normalize(request, key, sizeof(key)))
+	if (!request || cat_normalize(request, key, sizeof(key)))
 		return;
-	for (i = 0; i < n_accels; i++) {
+	for (i = 0; i < cat_n_accels; i++) {
 		score(i, key, &s);
 		if (!s.prefix && s.distance == SIZE_MAX)
 			continue;
@@ -814,7 +219,7 @@ void sky_accel_suggest(const char *request, char *buf, size_t len)
 		best[j] = s;
 	}
 	for (j = 0; j < n; j++) {
-		const char *name = accels[best[j].row].name;
+		const char *name = cat_accels[best[j].row].name;
 		size_t need = strlen(name) + (j ? 2 : 0);
 
 		/* whole names only: a cut name would suggest a wrong one */
@@ -824,14 +229,14 @@ void sky_accel_suggest(const char *request, char *buf, size_t len)
 	}
 }
 
-/* ---- providers and offers ------------------------------------------- */
+/* ---- cat_providers and offers ------------------------------------------- */
 
 const struct sky_catalog_provider *sky_catalog_providers(size_t *n)
 {
 	ensure_loaded();
 	if (n)
-		*n = n_providers;
-	return providers;
+		*n = cat_n_providers;
+	return cat_providers;
 }
 
 const struct sky_catalog_provider *sky_catalog_provider(const char *name)
@@ -839,9 +244,9 @@ const struct sky_catalog_provider *sky_catalog_provider(const char *name)
 	size_t i;
 
 	ensure_loaded();
-	for (i = 0; name && i < n_providers; i++)
-		if (!strcmp(providers[i].name, name))
-			return &providers[i];
+	for (i = 0; name && i < cat_n_providers; i++)
+		if (!strcmp(cat_providers[i].name, name))
+			return &cat_providers[i];
 	return NULL;
 }
 
@@ -878,7 +283,7 @@ int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers,
 	for (i = 0; i < n; i++) {
 		copy[i] = offers[i];
 		sky_strlcpy(copy[i].provider, provider, sizeof(copy[i].provider));
-		a = lookup(copy[i].accelerator, NULL);
+		a = cat_lookup(copy[i].accelerator, NULL);
 		if (a)
 			sky_strlcpy(copy[i].accelerator, a->name, sizeof(copy[i].accelerator));
 		copy[i].source = SKY_SOURCE_LIVE;
@@ -915,7 +320,7 @@ int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers,
 	return rc;
 }
 
-/* Whether a live offer replaces snapshot row o. The count is part of the
+/* Whether a live offer replaces cat_snapshot row o. The count is part of the
  * key: RunPod names one instance type for every count of its GPU. */
 static int overridden(const struct sky_offer *o)
 {
@@ -943,7 +348,7 @@ int sky_catalog_offers(struct sky_offer **out, size_t *n)
 		return -EINVAL;
 	ensure_loaded();
 	pthread_mutex_lock(&live_lock);
-	total = n_snapshot;
+	total = cat_n_snapshot;
 	for (i = 0; i < n_live; i++)
 		total += live[i].n;
 	all = malloc((total ? total : 1) * sizeof(*all));
@@ -951,11 +356,11 @@ int sky_catalog_offers(struct sky_offer **out, size_t *n)
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_snapshot; i++) {
-		if (overridden(&snapshot[i]))
+	for (i = 0; i < cat_n_snapshot; i++) {
+		if (overridden(&cat_snapshot[i]))
 			continue;
-		all[k] = snapshot[i];
-		all[k].stale = now - snapshot[i].as_of > age;
+		all[k] = cat_snapshot[i];
+		all[k].stale = now - cat_snapshot[i].as_of > age;
 		k++;
 	}
 	for (i = 0; i < n_live; i++) {
