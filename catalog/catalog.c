@@ -320,7 +320,7 @@ int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers,
 	return rc;
 }
 
-/* Whether a live offer replaces cat_snapshot row o. The count is part of the
+/* Whether a live offer replaces snapshot row o. The count is part of the
  * key: RunPod names one instance type for every count of its GPU. */
 static int overridden(const struct sky_offer *o)
 {
