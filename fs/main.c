@@ -14,6 +14,7 @@
 
 #include "fs/tree.h"
 #include "catalog/catalog.h"
+#include "transport/ssh.h"
 #include "common/log.h"
 #include "scheduler/sched.h"
 
@@ -167,6 +168,10 @@ int main(int argc, char *argv[])
 		snprintf(state, sizeof(state), "%s", abs);
 	}
 	sky_log_set_level(opts.debug ? SKY_LOG_DEBUG : SKY_LOG_INFO);
+	if (sky_ssh_global_init()) {
+		fprintf(stderr, "skyfs: cannot initialise libssh2\n");
+		return 2;
+	}
 	if (sky_catalog_init(err, sizeof(err))) {
 		fprintf(stderr, "skyfs: catalog: %s\n", err);
 		return 2;

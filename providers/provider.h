@@ -71,6 +71,9 @@ struct sky_instance {
 	enum sky_instance_state state;
 	/* how jobs reach this node; set by provision() */
 	const struct sky_transport_ops *transport;
+	/* the transport's connection to this node (struct sky_ssh_conn for
+	 * SSH), owned by the provider: made in provision, freed in terminate */
+	void *conn;
 	/* device ids the node's slots split between them ("0", "1", ...) */
 	char devices[16][16];
 	int n_devices;
@@ -83,6 +86,13 @@ struct sky_pool_info {
 	const struct sky_spec *spec;     /* nodes, slots, setup, env */
 	const struct sky_offer *offer;   /* the candidate being tried */
 	const struct sky_request *request; /* the alternative it satisfies (accelerator count) */
+	/* For providers whose nodes can drop and come back (ssh): reports
+	 * node rank's connection going down (up 0, why says how) or up again.
+	 * Callable from any thread until that node's terminate() returned;
+	 * the scheduler takes its own lock inside, so the provider must not
+	 * hold one of its own that terminate() also takes. May be NULL. */
+	void (*node_state)(void *arg, int rank, int up, const char *why);
+	void *node_state_arg;
 };
 
 struct sky_provider_ops {

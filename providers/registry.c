@@ -10,9 +10,11 @@
 #include "common/util.h"
 
 extern const struct sky_provider_ops sky_provider_local;
+extern const struct sky_provider_ops sky_provider_ssh;
 
 static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_local,
+	&sky_provider_ssh,
 };
 
 const struct sky_provider_ops *sky_provider_find(const char *name)

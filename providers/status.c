@@ -63,6 +63,9 @@ int sky_provider_render_status(const char *name, struct sky_buf *out)
 	/* local needs no credentials; the cloud clients report theirs here */
 	if (prov && !strcmp(name, "local"))
 		sky_buf_printf(out, "configured: yes (no credentials needed)\n");
+	else if (prov && !strcmp(name, "ssh"))
+		sky_buf_printf(out, "configured: yes (hosts, identity and known_hosts come "
+			       "from each pool's spec)\n");
 	else
 		sky_buf_printf(out, "configured: no (no client in this build)\n");
 	sky_buf_printf(out, "offers: %zu\noffers_live: %zu\noffers_snapshot: %zu\n"

@@ -34,7 +34,12 @@ enum sky_pool_state {
 enum sky_job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_LOST,
 };
-enum sky_node_state { NODE_PROVISIONING, NODE_READY, NODE_FAILED, NODE_TERMINATING, NODE_GONE };
+/* UNREACHABLE: its connection dropped, no new job goes there; LOST:
+ * unreachable past the spec's node_timeout (it may still come back). */
+enum sky_node_state {
+	NODE_PROVISIONING, NODE_READY, NODE_FAILED, NODE_TERMINATING, NODE_GONE,
+	NODE_UNREACHABLE, NODE_LOST,
+};
 /* Why a pool's worker is asked to stop. */
 enum sky_stop_reason { STOP_NONE, STOP_REMOVE, STOP_UNMOUNT, STOP_EXPIRED };
 
@@ -52,6 +57,7 @@ struct sky_node {
 	int running;
 	unsigned char *slot_busy;        /* spec->slots entries */
 	double up_since, down_at;        /* for cost */
+	double unreachable_since;        /* sky_mono() when it became unreachable */
 	double price;
 	char error[512];
 };
@@ -67,6 +73,7 @@ struct sky_task {
 	int slot;
 	struct sky_exec *exec;           /* while running */
 	int running, ended;
+	int lost;                        /* its node was lost under it (exit EXIT_LOST) */
 	int status;                      /* wait(2) status once ended */
 	char *error;                     /* reason it never ran, or NULL */
 	double started, ended_at;
@@ -90,6 +97,7 @@ struct sky_job {
 	int tasks_ended;
 	off_t size;                      /* payload bytes */
 	int requeue;                     /* put back in the queue once its tasks stopped */
+	int lost;                        /* a node was lost under it for good: ends lost */
 	int sealed;                      /* upload complete: may be dispatched */
 	struct sky_qlink bqlink;         /* in pool->pending_bcast until expanded */
 };
@@ -156,6 +164,7 @@ void sched_task_forget(struct sky_task *t);               /* lock held */
 /* Exit codes for jobs that did not run to their own end. */
 #define EXIT_NOT_RUN 127       /* the payload could not start */
 #define EXIT_CANCELLED 143     /* 128 + SIGTERM, also for jobs cancelled in the queue */
+#define EXIT_LOST 255          /* its node was lost under it */
 
 /* pool.c */
 struct sky_pool *pool_get(const char *name);              /* lock held */
@@ -209,11 +218,26 @@ void job_free(struct sky_job *j);
 int job_enqueue(struct sky_job *j);
 /* A task ended (lock held): records it and finishes the job when all did. */
 void job_task_ended(struct sky_task *t, int status, const char *err);
+/* The task's node failed under it (lock held): the job runs again on
+ * another node while it has attempts left (spec.max_attempts), else it ends
+ * lost; a broadcast's task ends lost, and with it the job. */
+void job_task_lost(struct sky_task *t, const char *why);
+/* Node n is lost (lock held): broadcast tasks queued for it end lost. */
+void job_node_lost(struct sky_node *n, const char *why);
 /* Takes every running task of the pool down (lock held), requeueing or
  * cancelling their jobs per `why`. */
 void job_pool_stopping(struct sky_pool *p, enum sky_stop_reason why);
 int job_running_tasks(const struct sky_pool *p);
 void job_expand_pending(struct sky_pool *p);            /* lock held */
+
+/* health.c: nodes that stop answering and come back */
+/* The providers' node_state callback (struct sky_pool_info); arg is the
+ * pool. Takes the lock. */
+void node_report_state(void *arg, int rank, int up, const char *why);
+/* Declares nodes unreachable past spec.node_timeout lost (lock held). */
+void node_check_timeouts(struct sky_pool *p, double now_mono);
+/* Whether every node is ready (the pool can be READY rather than DEGRADED). */
+int node_all_ready(const struct sky_pool *p);
 
 /* store.c: the on-disk layout of the state directory */
 int store_pool_path(const struct sky_pool *p, const char *rel, char *out, size_t len);

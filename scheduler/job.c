@@ -6,9 +6,11 @@
 #include "scheduler/internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +149,8 @@ static void requeue_now(struct sky_job *j);
 
 int job_task_exit_code(const struct sky_task *t)
 {
+	if (t->lost)
+		return EXIT_LOST;
 	if (t->error)
 		return EXIT_NOT_RUN;
 	if (WIFEXITED(t->status))
@@ -175,6 +179,8 @@ void job_finish(struct sky_job *j, int exit_code)
 	j->exit_code = exit_code;
 	if (j->cancelled)
 		s = JOB_CANCELLED;
+	else if (j->lost)
+		s = JOB_LOST;
 	else if (exit_code == 0 && !j->error)
 		s = JOB_SUCCEEDED;
 	else
@@ -236,6 +242,81 @@ void job_task_ended(struct sky_task *t, int status, const char *err)
 	job_finish(j, j->cancelled && !code ? EXIT_CANCELLED : code);
 }
 
+void job_task_lost(struct sky_task *t, const char *why)
+{
+	struct sky_job *j = t->job;
+	struct sky_pool *p = j->pool;
+	int max = p->spec.max_attempts > 0 ? p->spec.max_attempts : 1;
+	char msg[768], *err;
+
+	if (!t->running)
+		return;
+	if (!why || !*why)
+		why = "connection lost";
+	/* a job being cancelled or stopped ends the way its stop says; the
+	 * transport's own error would only read as a failure */
+	if (j->cancelled || j->requeue) {
+		job_task_ended(t, SIGTERM, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s lost: %s", t->node_name, why);
+	if (!j->broadcast && j->attempts < max) {
+		pool_event(p, "job %s: %s lost (%s); re-queued (attempt %d of %d)", j->name,
+			   t->node_name, why, j->attempts + 1, max);
+		/* job_task_ended releases the slot, then re-queues it */
+		j->requeue = 1;
+		job_task_ended(t, 0, NULL);
+		return;
+	}
+	t->lost = 1;
+	j->lost = 1;
+	if (j->broadcast) {
+		pool_event(p, "job %s: %s", j->name, msg);
+	} else if (asprintf(&err, "lost after %d attempt%s: %s", j->attempts,
+			    j->attempts == 1 ? "" : "s", why) >= 0) {
+		pool_event(p, "job %s: %s lost (%s); lost after %d of %d attempts", j->name,
+			   t->node_name, why, j->attempts, max);
+		free(j->error);
+		j->error = err;
+	}
+	job_task_ended(t, 0, msg);
+}
+
+void job_node_lost(struct sky_node *n, const char *why)
+{
+	struct sky_pool *p = n->pool;
+	struct sky_qlink *l, *next;
+	struct sky_task **gone;
+	char msg[768], dir[PATH_MAX];
+	size_t k = 0, i;
+
+	if (!p->queue.len || !(gone = calloc(p->queue.len, sizeof(*gone))))
+		return;
+	/* collected first: ending a task may re-queue its job's other tasks */
+	for (l = p->queue.head.next; l != &p->queue.head; l = next) {
+		struct sky_task *t = sky_queue_entry(l, struct sky_task, qlink);
+
+		next = l->next;
+		if (t->pinned_rank != n->rank)
+			continue;
+		sky_queue_remove(&p->queue, l);
+		gone[k++] = t;
+	}
+	snprintf(msg, sizeof(msg), "%s lost: %s", n->name, why);
+	for (i = 0; i < k; i++) {
+		struct sky_job *j = gone[i]->job;
+
+		/* its node directory holds the task's stderr and exit */
+		if (!store_job_path(j, n->name, dir, sizeof(dir)))
+			mkdir(dir, 0755);
+		gone[i]->lost = 1;
+		j->lost = 1;
+		pool_event(p, "job %s: %s", j->name, msg);
+		job_task_ended(gone[i], 0, msg);
+	}
+	free(gone);
+}
+
 /* Ends a job whose tasks never started (cancel in the queue, bad payload). */
 static void job_end_unstarted(struct sky_job *j, int code)
 {
@@ -289,6 +370,7 @@ struct stop_arg {
 static void requeue_now(struct sky_job *j)
 {
 	j->requeue = 0;
+	j->lost = 0;
 	j->started = 0;
 	job_set_state(j, JOB_QUEUED);
 	job_enqueue(j);

@@ -26,8 +26,11 @@ static int named(const struct sky_spec *s, const char *provider)
 }
 
 /* Asks every registered provider (p NULL) or those p's spec names for
- * their live offers and merges them into the catalog. */
-static void refresh_live(struct sky_pool *p)
+ * their live offers and merges them into the catalog. For a pool, a
+ * provider that cannot answer has no live offers (its snapshot still
+ * ranks): offers that depend on the spec (ssh's hosts) must not come from
+ * another pool's. Its reasons go to errs (may be NULL), "; "-separated. */
+static void refresh_live(struct sky_pool *p, struct sky_buf *errs)
 {
 	static const struct sky_spec none;
 	const struct sky_provider_ops *const *provs;
@@ -46,11 +49,15 @@ static void refresh_live(struct sky_pool *p)
 		if (rc) {
 			sky_provider_note_error(provs[i]->name, err.msg[0] ? err.msg : strerror(-rc));
 			if (p) {
+				sky_catalog_merge_live(provs[i]->name, NULL, 0, (time_t)sky_now());
 				pthread_mutex_lock(&g.lock);
 				pool_event(p, "%s: no live offers: %s", provs[i]->name,
 					   err.msg[0] ? err.msg : strerror(-rc));
 				pthread_mutex_unlock(&g.lock);
 			}
+			if (errs)
+				sky_buf_printf(errs, "%s%s", errs->len ? "; " : "",
+					       err.msg[0] ? err.msg : strerror(-rc));
 		} else {
 			sky_catalog_merge_live(provs[i]->name, offers, k, (time_t)sky_now());
 		}
@@ -60,7 +67,7 @@ static void refresh_live(struct sky_pool *p)
 
 void plan_refresh_all(void)
 {
-	refresh_live(NULL);
+	refresh_live(NULL, NULL);
 }
 
 /* For an empty plan: what each alternative asked for and what its
@@ -119,11 +126,12 @@ int plan_build(struct sky_pool *p, char *why, size_t len)
 {
 	struct sky_offer *offers = NULL;
 	struct sky_candidate *cands = NULL;
+	struct sky_buf errs = { 0 };
 	size_t n = 0, nc = 0;
 	int rc;
 
 	why[0] = '\0';
-	refresh_live(p);
+	refresh_live(p, &errs);
 	rc = sky_catalog_offers(&offers, &n);
 	if (!rc)
 		rc = sky_rank(p->spec.alts, p->spec.n_alts, offers, n, &cands, &nc);
@@ -133,6 +141,9 @@ int plan_build(struct sky_pool *p, char *why, size_t len)
 	}
 	if (!nc)
 		explain(&p->spec, offers, n, why, len);
+	/* what a provider said is why it offered nothing: first */
+	if (!nc && errs.data && sky_buf_printf(&errs, "; %s", why) == 0)
+		sky_strlcpy(why, errs.data, len);
 	pthread_mutex_lock(&g.lock);
 	free(p->cands);
 	p->cands = cands;
@@ -142,6 +153,7 @@ int plan_build(struct sky_pool *p, char *why, size_t len)
 	cands = NULL;
 	pthread_mutex_unlock(&g.lock);
 out:
+	sky_buf_free(&errs);
 	free(cands);
 	free(offers);
 	return rc;

@@ -11,6 +11,7 @@
 static const char *const node_state_names[] = {
 	[NODE_PROVISIONING] = "provisioning", [NODE_READY] = "ready",
 	[NODE_FAILED] = "failed", [NODE_TERMINATING] = "terminating", [NODE_GONE] = "gone",
+	[NODE_UNREACHABLE] = "unreachable", [NODE_LOST] = "lost",
 };
 
 static void put_time(struct sky_buf *out, const char *key, double t)
@@ -129,8 +130,8 @@ int render_job_status(const struct sky_job *j, const struct sky_task *t, struct 
 	int i;
 
 	if (t)
-		sky_buf_printf(out, "%s\n", t->ended ? (t->error || t->status ? "failed" :
-			       "succeeded") : t->running ? "running" : "queued");
+		sky_buf_printf(out, "%s\n", t->ended ? (t->lost ? "lost" : t->error || t->status ?
+			       "failed" : "succeeded") : t->running ? "running" : "queued");
 	else
 		sky_buf_printf(out, "%s\n", job_state_name(j->state));
 	if (!t && j->broadcast) {

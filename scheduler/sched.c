@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "transport/ssh.h"
 #include "transport/transport.h"
 
 struct sky_global g = {
@@ -106,12 +107,15 @@ int sky_sched_open(const char *state_dir, char *err, size_t errlen)
 
 /* ---- tasks ---------------------------------------------------------------- */
 
-static void task_done(void *arg, int status, const char *err)
+static void task_done(void *arg, int status, const char *err, int flags)
 {
 	struct sky_task *t = arg;
 
 	pthread_mutex_lock(&g.lock);
-	job_task_ended(t, status, err);
+	if (flags & SKY_EXEC_NODE_LOST)
+		job_task_lost(t, err);
+	else
+		job_task_ended(t, status, err);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -440,6 +444,7 @@ void sky_sched_close(void)
 		pthread_join(g.dispatcher, NULL);
 	g.dispatcher_alive = 0;
 	sky_transport_local.shutdown();
+	sky_transport_ssh.shutdown();
 	sky_map_each(&g.pools, free_pool_cb, NULL);
 	sky_map_free(&g.pools);
 	free(g.terminating);

@@ -31,7 +31,7 @@ static int is_prefix_ci(const char *p, const char *s)
 static int unknown_key(struct spec_ctx *c, const char *key)
 {
 	const char *dot = strchr(key, '.');
-	char best[128] = "", cand[128], known[256] = "";
+	char best[128] = "", cand[128], known[512] = "";
 	size_t best_d = 3, kn = 0, i, d;
 
 	for (i = 0; i < n_spec_keys; i++) {
@@ -479,6 +479,8 @@ int sky_spec_parse(const char *text, size_t len, struct sky_spec *out,
 	rc = parse_kv(&c, buf);
 out:
 	if (!rc)
+		rc = spec_finish_hosts(&c);
+	if (!rc)
 		rc = finish_alternatives(&c);
 	free(buf);
 	free(c.env_line);
@@ -497,6 +499,9 @@ void sky_spec_free(struct sky_spec *s)
 	}
 	free(s->env);
 	free(s->setup);
+	free(s->hosts);
+	free(s->identity);
+	free(s->known_hosts);
 	free(s->alts);
 	memset(s, 0, sizeof(*s));
 }

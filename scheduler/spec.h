@@ -11,6 +11,10 @@
  * starts from the top-level values and overrides what it sets. Without
  * sections, the top level is the one alternative.
  *
+ * The ssh keys (hosts, identity, known_hosts, host_key_policy) describe
+ * the machines of an `ssh` pool; node_timeout and max_attempts say when a
+ * node that stopped answering is lost and how often its jobs run again.
+ *
  * Ownership: sky_spec_parse() fills a caller-provided struct; the caller
  * releases it with sky_spec_free(). No locking: a spec is a value. */
 #ifndef SKY_SPEC_H
@@ -24,10 +28,23 @@
 #define SKY_PROVIDER_NAME_MAX 32
 #define SKY_ACCEL_NAME_MAX 64
 #define SKY_SPEC_MAX_ALTS 16
+#define SKY_SPEC_MAX_HOSTS 1024
 
 struct sky_spec_env {
 	char *name;   /* the NAME of env.NAME, a valid shell variable name */
 	char *value;
+};
+
+/* One entry of hosts = [user@]host[:port]. */
+struct sky_spec_host {
+	char user[64];      /* the daemon's user name when not written */
+	char host[256];     /* a name or an IPv4 address, or an IPv6 one without its [] */
+	int port;           /* 22 when not written */
+};
+
+enum sky_host_key_policy {
+	SKY_HOST_KEY_STRICT,        /* only keys in known_hosts */
+	SKY_HOST_KEY_ACCEPT_NEW,    /* unknown keys recorded on first use (pool state) */
 };
 
 struct sky_spec {
@@ -39,6 +56,13 @@ struct sky_spec {
 	int dry_run;                            /* plan only, provision nothing */
 	struct sky_spec_env *env;               /* in the order written */
 	size_t n_env;
+	struct sky_spec_host *hosts;            /* in the order written, NULL when absent */
+	int n_hosts;                            /* 1..SKY_SPEC_MAX_HOSTS when given */
+	char *identity;                         /* private key file; NULL = ssh-agent */
+	char *known_hosts;                      /* NULL = ~/.ssh/known_hosts */
+	enum sky_host_key_policy host_key_policy;
+	long node_timeout_s;                    /* unreachable this long = lost; default 60 */
+	int max_attempts;                       /* starts of a job before it is lost; 1..100, 3 */
 	struct sky_request res;                 /* the top level's hardware keys */
 	struct sky_request *alts;               /* what to rank: the sections in the
 						 * order written, or the top level */

@@ -43,6 +43,9 @@ extern const struct spec_key spec_keys[];
 extern const size_t n_spec_keys;
 #define SPEC_MAX_KEYS 32   /* bound for per-row scratch arrays; checked in spec_keys.c */
 
+/* After every entry: nodes defaults to the number of hosts; an ssh
+ * alternative needs hosts, at least as many as nodes. */
+int spec_finish_hosts(struct spec_ctx *c);
 const struct spec_key *spec_find_key(const char *key, const char **suffix);
 int spec_fail(struct spec_ctx *c, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -23,8 +23,9 @@ struct setup_wait {
 	char *err;
 };
 
-static void setup_done(void *arg, int status, const char *err)
+static void setup_done(void *arg, int status, const char *err, int flags)
 {
+	(void)flags;
 	struct setup_wait *w = arg;
 
 	pthread_mutex_lock(&g.lock);
@@ -48,8 +49,15 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
 	int rc, killed = 0;
 
 	snprintf(wd, sizeof(wd), "%s/setup", n->inst.workdir);
-	snprintf(outp, sizeof(outp), "%s/setup.stdout", n->inst.workdir);
-	snprintf(errp, sizeof(errp), "%s/setup.stderr", n->inst.workdir);
+	/* the output lands on this machine, whatever the node is */
+	snprintf(outp, sizeof(outp), "%s/nodes", p->dir);
+	if ((rc = sky_mkdir_p(outp, 0755))) {
+		snprintf(n->error, sizeof(n->error), "setup: cannot create %s: %s", outp,
+			 strerror(-rc));
+		return -EIO;
+	}
+	snprintf(outp, sizeof(outp), "%s/nodes/%s.setup.stdout", p->dir, n->name);
+	snprintf(errp, sizeof(errp), "%s/nodes/%s.setup.stderr", p->dir, n->name);
 	snprintf(home, sizeof(home), "HOME=%s", getenv("HOME") ? getenv("HOME") : "/");
 	envp[1] = home;
 	req.workdir = wd;
@@ -229,6 +237,8 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	info.spec = &p->spec;
 	info.offer = &p->offer;
 	info.request = &p->req;
+	info.node_state = node_report_state;
+	info.node_state_arg = p;
 	rc = prov->prepare(&info, &pstate, &err);
 	for (i = 0; !rc && i < p->n_nodes; i++) {
 		struct sky_instance inst = { 0 };
@@ -268,16 +278,28 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 		memset(&p->nodes[i].inst, 0, sizeof(p->nodes[i].inst));
 		p->nodes[i].state = NODE_PROVISIONING;
 		p->nodes[i].up_since = p->nodes[i].down_at = 0;
+		p->nodes[i].unreachable_since = 0;
 	}
 	pool_event(p, "%s %s failed: %s", prov->name, c->offer.instance_type, reason);
 	pthread_mutex_unlock(&g.lock);
 	return rc;
 }
 
-/* Runs setup on every provisioned node; returns how many are ready. */
-static int setup_nodes(struct sky_pool *p)
+/* A node that dropped after its setup may come back (lock held). */
+static int node_unreachable(const struct sky_pool *p)
 {
-	int i, ready = 0;
+	int i;
+
+	for (i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].state == NODE_UNREACHABLE)
+			return 1;
+	return 0;
+}
+
+/* Runs setup on every provisioned node; the ready ones take jobs at once. */
+static void setup_nodes(struct sky_pool *p)
+{
+	int i;
 
 	for (i = 0; i < p->n_nodes; i++) {
 		struct sky_node *n = &p->nodes[i];
@@ -291,15 +313,17 @@ static int setup_nodes(struct sky_pool *p)
 		if (bad) {
 			n->state = NODE_FAILED;
 			pool_event(p, "node %s: %s", n->name, n->error);
+		} else if (!p->stop && n->unreachable_since) {
+			/* it dropped before it was ready; it may still come back */
+			n->state = NODE_UNREACHABLE;
+			pool_event(p, "%s %s", n->name, n->error);
 		} else if (!p->stop) {
 			n->state = NODE_READY;
-			ready++;
 			pool_event(p, "node %s ready", n->name);
 			sched_kick();
 		}
 		pthread_mutex_unlock(&g.lock);
 	}
-	return ready;
 }
 
 /* "every candidate failed: local local: 6 x A100 needed ...; aws ..." for
@@ -325,7 +349,7 @@ static void *pool_worker(void *arg)
 	struct walk w = { .p = p };
 	char why[1024] = "";
 	long found = -ENOENT;
-	int rc, ready;
+	int rc, ready, i;
 	enum sky_pool_state final;
 
 	rc = plan_build(p, why, sizeof(why));
@@ -365,14 +389,18 @@ static void *pool_worker(void *arg)
 		goto wait_stop;
 	}
 	pthread_mutex_unlock(&g.lock);
-	ready = found >= 0 ? setup_nodes(p) : 0;
+	if (found >= 0)
+		setup_nodes(p);
 	pthread_mutex_lock(&g.lock);
+	/* counted now: a node may have dropped since its setup */
+	for (ready = 0, i = 0; i < p->n_nodes; i++)
+		ready += p->nodes[i].state == NODE_READY;
 	if (!p->stop) {
 		p->ready_at = sky_now();
 		if (ready == p->n_nodes) {
 			p->error[0] = '\0';
 			pool_set_state(p, POOL_READY);
-		} else if (ready > 0) {
+		} else if (ready > 0 || node_unreachable(p)) {
 			snprintf(p->error, sizeof(p->error), "error: %d of %d nodes failed",
 				 p->n_nodes - ready, p->n_nodes);
 			pool_set_state(p, POOL_DEGRADED);
@@ -465,6 +493,7 @@ void pool_check_timers(struct sky_pool *p, double now_mono)
 
 	if (p->stop || (p->state != POOL_READY && p->state != POOL_DEGRADED))
 		return;
+	node_check_timeouts(p, now_mono);
 	if (p->spec.lifetime_s && now - p->ready_at >= (double)p->spec.lifetime_s)
 		why = "lifetime expired";
 	else if (p->spec.idle_timeout_s && !p->counts[JOB_QUEUED] && !p->counts[JOB_RUNNING] &&

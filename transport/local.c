@@ -37,7 +37,7 @@ struct sky_exec {
 	char *workdir;
 	char *output_dir;
 	char *files_dest;
-	void (*done)(void *arg, int status, const char *err);
+	void (*done)(void *arg, int status, const char *err, int flags);
 	void *arg;
 };
 
@@ -103,7 +103,7 @@ static void finish(struct sky_exec *ex)
 	/* whatever the job left running in its group goes with it */
 	kill(-ex->pid, SIGKILL);
 	collect(ex);
-	ex->done(ex->arg, status, NULL);
+	ex->done(ex->arg, status, NULL, 0);
 	/* after done(): nobody waits for this, and the name is never reused */
 	if (ex->workdir)
 		sky_rm_rf(ex->workdir);

@@ -15,6 +15,8 @@
 struct sky_instance;
 struct sky_exec;
 
+#define SKY_EXEC_NODE_LOST 1
+
 struct sky_exec_req {
 	const char *workdir;        /* node side: fresh directory, created by start();
 				     * a name never used twice (removed after done()) */
@@ -29,9 +31,11 @@ struct sky_exec_req {
 	const char *stderr_path;
 	const char *files_dest;     /* controller side: where $SKY_OUTPUT's content lands */
 	/* Called once when the command ended or could not start. status is a
-	 * wait(2) status; err is NULL or a reason when it never ran (then
-	 * status is meaningless). */
-	void (*done)(void *arg, int status, const char *err);
+	 * wait(2) status; err is NULL, or a reason when it did not run to its
+	 * end (then status is meaningless). flags has SKY_EXEC_NODE_LOST when
+	 * the node, not the command, failed (connection lost, node gone): the
+	 * scheduler then runs the job again elsewhere. */
+	void (*done)(void *arg, int status, const char *err, int flags);
 	void *arg;
 };
 

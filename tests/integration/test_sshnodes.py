@@ -203,6 +203,9 @@ class SshNodesTest(unittest.TestCase):
     def test_fallback_to_free_port_when_address_taken(self):
         # whatever holds 127.0.0.2:22 (a test's socket here), node 0 must move
         blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # connections of earlier tests leave TIME_WAIT entries on that port,
+        # which would make a plain bind fail (and leave the port free to sshd)
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.addCleanup(blocker.close)
         try:
             blocker.bind(("127.0.0.2", 22))

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "catalog/catalog.h"
+#include "common/util.h"
 #include "providers/provider.h"
 #include "scheduler/spec.h"
 
@@ -77,6 +80,13 @@ static void assert_defaults(const struct sky_spec *s)
 	assert_int_equal(s->idle_timeout_s, 0);
 	assert_null(s->env);
 	assert_int_equal(s->n_env, 0);
+	assert_null(s->hosts);
+	assert_int_equal(s->n_hosts, 0);
+	assert_null(s->identity);
+	assert_null(s->known_hosts);
+	assert_int_equal(s->host_key_policy, SKY_HOST_KEY_STRICT);
+	assert_int_equal(s->node_timeout_s, 60);
+	assert_int_equal(s->max_attempts, 3);
 	assert_one_alternative(s);
 }
 
@@ -439,7 +449,8 @@ static void test_err_keys(void **state)
 	expect_err("colour = red",
 		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
 		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, setup, "
-		   "dry_run, env.NAME)");
+		   "dry_run, hosts, identity, known_hosts, host_key_policy, node_timeout, "
+		   "max_attempts, env.NAME)");
 	expect_err("alloc = spot",
 		   "line 1: unknown key \"alloc\" (did you mean \"allocation\"?)");
 	expect_err("max_prize = 3", "line 1: unknown key \"max_prize\" (did you mean \"max_price\"?)");
@@ -1115,6 +1126,238 @@ static void test_format_sections(void **state)
 }
 
 
+/* ---- the ssh keys --------------------------------------------------------- */
+
+static void assert_host(const struct sky_spec_host *h, const char *user, const char *host,
+			int port)
+{
+	assert_string_equal(h->user, user);
+	assert_string_equal(h->host, host);
+	assert_int_equal(h->port, port);
+}
+
+/* What a hosts entry without "user@" logs in as. */
+static const char *daemon_user(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	return pw ? pw->pw_name : getenv("USER");
+}
+
+static void test_ssh_keys_valid(void **state)
+{
+	struct sky_spec s;
+	struct sky_buf big = { 0 };
+	int i;
+
+	(void)state;
+	/* nodes = the number of hosts, each entry in the forms written */
+	expect_ok("provider = ssh\n"
+		  "hosts = skytest@127.0.0.2:22, skytest@127.0.0.3:2222 ,127.0.0.4,"
+		  "\tu_1.x-y@gpu-box.example.com, root@[0:0::1]:2200, [fe80::1]\n", &s);
+	assert_int_equal(s.n_hosts, 6);
+	assert_int_equal(s.nodes, 6);
+	assert_int_equal(s.alts[0].nodes, 6);
+	assert_host(&s.hosts[0], "skytest", "127.0.0.2", 22);
+	assert_host(&s.hosts[1], "skytest", "127.0.0.3", 2222);
+	assert_host(&s.hosts[2], daemon_user(), "127.0.0.4", 22);
+	assert_host(&s.hosts[3], "u_1.x-y", "gpu-box.example.com", 22);
+	assert_host(&s.hosts[4], "root", "::1", 2200);
+	assert_host(&s.hosts[5], daemon_user(), "fe80::1", 22);
+	assert_int_equal(s.host_key_policy, SKY_HOST_KEY_STRICT);
+	assert_int_equal(s.node_timeout_s, 60);
+	assert_int_equal(s.max_attempts, 3);
+	sky_spec_free(&s);
+	assert_zeroed(&s);
+
+	/* nodes may use fewer hosts than listed (the first ones) */
+	expect_ok("provider = ssh\nnodes = 2\nhosts = a, b, c\n", &s);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.alts[0].nodes, 2);
+	assert_int_equal(s.n_hosts, 3);
+	sky_spec_free(&s);
+	expect_ok("hosts = a, b, c\nnodes = 3\nprovider = local, ssh\n", &s);
+	assert_int_equal(s.nodes, 3);
+	sky_spec_free(&s);
+
+	/* every other ssh key */
+	expect_ok("provider = ssh\nhosts = a\nidentity = ~/.ssh/id_ed25519\n"
+		  "known_hosts = /etc/skyfs/known_hosts\nhost_key_policy = accept-new\n"
+		  "node_timeout = 2m\nmax_attempts = 1\n", &s);
+	assert_string_equal(s.identity, "~/.ssh/id_ed25519");
+	assert_string_equal(s.known_hosts, "/etc/skyfs/known_hosts");
+	assert_int_equal(s.host_key_policy, SKY_HOST_KEY_ACCEPT_NEW);
+	assert_int_equal(s.node_timeout_s, 120);
+	assert_int_equal(s.max_attempts, 1);
+	assert_int_equal(s.nodes, 1);
+	sky_spec_free(&s);
+	expect_ok("provider = ssh\nhosts = a\nhost_key_policy = STRICT\nnode_timeout = 1d\n"
+		  "max_attempts = 100\n", &s);
+	assert_int_equal(s.host_key_policy, SKY_HOST_KEY_STRICT);
+	assert_int_equal(s.node_timeout_s, 86400);
+	assert_int_equal(s.max_attempts, 100);
+	sky_spec_free(&s);
+	/* node_timeout and max_attempts matter to any pool */
+	expect_ok("node_timeout = 5s\nmax_attempts = 7\n", &s);
+	assert_int_equal(s.node_timeout_s, 5);
+	assert_int_equal(s.max_attempts, 7);
+	sky_spec_free(&s);
+
+	/* JSON: numbers are values, as everywhere */
+	expect_ok("{\"provider\": \"ssh\", \"hosts\": \"u@a:23, u@b\", \"node_timeout\": 30,"
+		  " \"max_attempts\": 5, \"host_key_policy\": \"accept-new\"}", &s);
+	assert_int_equal(s.n_hosts, 2);
+	assert_host(&s.hosts[0], "u", "a", 23);
+	assert_host(&s.hosts[1], "u", "b", 22);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.node_timeout_s, 30);
+	assert_int_equal(s.max_attempts, 5);
+	sky_spec_free(&s);
+
+	/* ssh named in a section is enough; hosts is pool-wide */
+	expect_ok("hosts = a, b\n[gpu]\nprovider = ssh\naccelerator = T4\n[cloud]\nprovider = aws\n",
+		  &s);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.n_alts, 2);
+	assert_int_equal(s.alts[0].nodes, 2);
+	assert_int_equal(s.alts[1].nodes, 2);
+	sky_spec_free(&s);
+
+	/* up to 1024 hosts */
+	sky_buf_printf(&big, "provider = ssh\nhosts = ");
+	for (i = 0; i < 1024; i++)
+		sky_buf_printf(&big, "%su@10.0.%d.%d", i ? ", " : "", i / 256, i % 256);
+	expect_ok(big.data, &s);
+	assert_int_equal(s.n_hosts, 1024);
+	assert_int_equal(s.nodes, 1024);
+	assert_host(&s.hosts[1023], "u", "10.0.3.255", 22);
+	sky_spec_free(&s);
+	sky_buf_free(&big);
+}
+
+static void test_ssh_keys_invalid(void **state)
+{
+	struct sky_buf big = { 0 };
+	int i;
+
+	(void)state;
+	expect_err("provider = ssh\n", "provider ssh needs hosts = [user@]host[:port], ...");
+	expect_err("[a]\nprovider = local\n[b]\nprovider = ssh\n",
+		   "provider ssh needs hosts = [user@]host[:port], ...");
+	expect_err("provider = ssh\nhosts = a, b, c\nnodes = 5\n",
+		   "line 3: nodes = 5 but hosts lists 3");
+	expect_err("{\"provider\": \"ssh\",\n \"nodes\": 2,\n \"hosts\": \"a\"}",
+		   "line 2: nodes = 2 but hosts lists 1");
+	expect_err("nodes = 2\nhosts = a, b\n",
+		   "line 2: hosts: only used with provider = ssh, which no alternative names");
+	expect_err("provider = ssh\nhosts = a,,b\n", "line 2: hosts: empty entry in \"a,,b\"");
+	expect_err("hosts = a, \n", "line 1: hosts: empty entry in \"a,\"");
+	expect_err("hosts = a:0", "line 1: hosts: invalid port in \"a:0\" (1 to 65535)");
+	expect_err("hosts = a:65536", "line 1: hosts: invalid port in \"a:65536\" (1 to 65535)");
+	expect_err("hosts = a:", "line 1: hosts: invalid port in \"a:\" (1 to 65535)");
+	expect_err("hosts = a:2x", "line 1: hosts: invalid port in \"a:2x\" (1 to 65535)");
+	expect_err("hosts = a:+22", "line 1: hosts: invalid port in \"a:+22\" (1 to 65535)");
+	expect_err("hosts = @a", "line 1: hosts: invalid user in \"@a\"");
+	expect_err("hosts = -o@a", "line 1: hosts: invalid user in \"-o@a\"");
+	expect_err("hosts = a b@c", "line 1: hosts: invalid user in \"a b@c\"");
+	expect_err("hosts = u@", "line 1: hosts: invalid host in \"u@\" (use [user@]host[:port])");
+	expect_err("hosts = u@-oProxyCommand=x",
+		   "line 1: hosts: invalid host in \"u@-oProxyCommand=x\" (use [user@]host[:port])");
+	expect_err("hosts = u@a@b", "line 1: hosts: invalid host in \"u@a@b\" (use [user@]host[:port])");
+	expect_err("hosts = a/b", "line 1: hosts: invalid host in \"a/b\" (use [user@]host[:port])");
+	expect_err("hosts = ::1",
+		   "line 1: hosts: write an IPv6 address in brackets, [::1]:22, in \"::1\"");
+	expect_err("hosts = [::g]", "line 1: hosts: invalid IPv6 address in \"[::g]\"");
+	expect_err("hosts = [1.2.3.4]", "line 1: hosts: invalid IPv6 address in \"[1.2.3.4]\"");
+	expect_err("hosts = [::1", "line 1: hosts: missing ']' in \"[::1\"");
+	expect_err("hosts = [::1]22",
+		   "line 1: hosts: invalid host in \"[::1]22\" (use [user@]host[:port])");
+	expect_err("hosts = [::1]:0", "line 1: hosts: invalid port in \"[::1]:0\" (1 to 65535)");
+	expect_err("provider = ssh\nhosts = u@a, b, u@a:22\n",
+		   "line 2: hosts: u@a:22 listed twice");
+	expect_err("hosts = u@[::1]:22, u@[0::1]", "line 1: hosts: u@[::1]:22 listed twice");
+	expect_err("hosts = u@Box, u@box:22", "line 1: hosts: u@box:22 listed twice");
+	expect_err("provider = ssh\nhosts = a\nhosts = b\n",
+		   "line 3: duplicate key \"hosts\" (first on line 2)");
+	expect_err("[s]\nhosts = a\n",
+		   "line 2: \"hosts\" applies to the whole pool: set it before the first [section]");
+	expect_err("host_key_policy = ask",
+		   "line 1: host_key_policy: unknown \"ask\" (use strict or accept-new)");
+	expect_err("host_key_policy = accept_new",
+		   "line 1: host_key_policy: unknown \"accept_new\" (use strict or accept-new)");
+	expect_err("node_timeout = 0",
+		   "line 1: node_timeout: invalid duration \"0\" (use e.g. 90s, 15m, 2h)");
+	expect_err("node_timeout = soon",
+		   "line 1: node_timeout: invalid duration \"soon\" (use e.g. 90s, 15m, 2h)");
+	expect_err("node_timeout = 2d",
+		   "line 1: node_timeout: \"2d\" is more than the 86400 s allowed");
+	expect_err("max_attempts = 0", "line 1: max_attempts must be between 1 and 100, got 0");
+	expect_err("max_attempts = 101", "line 1: max_attempts must be between 1 and 100, got 101");
+	expect_err("identity =", "line 1: empty value for \"identity\"");
+	expect_err("known_hosts = # none", "line 1: empty value for \"known_hosts\"");
+	expect_err("hostz = a", "line 1: unknown key \"hostz\" (did you mean \"hosts\"?)");
+	expect_err("node_timout = 5s",
+		   "line 1: unknown key \"node_timout\" (did you mean \"node_timeout\"?)");
+
+	/* more than 1024 hosts */
+	sky_buf_printf(&big, "provider = ssh\nhosts = ");
+	for (i = 0; i < 1025; i++)
+		sky_buf_printf(&big, "%sh%d", i ? "," : "", i);
+	expect_err(big.data, "line 2: hosts: at most 1024 hosts, got 1025");
+	sky_buf_free(&big);
+}
+
+static void test_ssh_format(void **state)
+{
+	struct sky_spec s, again;
+	char *out = NULL, *out2 = NULL;
+	int i;
+
+	(void)state;
+	expect_ok("provider = ssh\nhosts = u@h, u@[::1]:2200\nidentity = ~/.ssh/id\n"
+		  "known_hosts = /k\nhost_key_policy = accept-new\nnode_timeout = 90s\n"
+		  "max_attempts = 5\n", &s);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out,
+			    "provider = ssh\n"
+			    "nodes = 2\n"
+			    "slots = 1\n"
+			    "accelerator = none\n"
+			    "allocation = spot-if-available\n"
+			    "hosts = u@h:22, u@[::1]:2200\n"
+			    "identity = ~/.ssh/id\n"
+			    "known_hosts = /k\n"
+			    "host_key_policy = accept-new\n"
+			    "node_timeout = 1m30s\n"
+			    "max_attempts = 5\n");
+	/* the canonical form parses back to the same spec */
+	expect_ok(out, &again);
+	assert_int_equal(sky_spec_format(&again, &out2), 0);
+	assert_string_equal(out, out2);
+	assert_int_equal(again.n_hosts, s.n_hosts);
+	for (i = 0; i < s.n_hosts; i++)
+		assert_host(&again.hosts[i], s.hosts[i].user, s.hosts[i].host, s.hosts[i].port);
+	assert_int_equal(again.node_timeout_s, 90);
+	free(out);
+	free(out2);
+	sky_spec_free(&s);
+	sky_spec_free(&again);
+
+	/* at their defaults the ssh keys are not rendered */
+	expect_ok("provider = ssh\nhosts = u@h\nhost_key_policy = strict\nnode_timeout = 1m\n"
+		  "max_attempts = 3\n", &s);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_string_equal(out,
+			    "provider = ssh\n"
+			    "nodes = 1\n"
+			    "slots = 1\n"
+			    "accelerator = none\n"
+			    "allocation = spot-if-available\n"
+			    "hosts = u@h:22\n");
+	free(out);
+	sky_spec_free(&s);
+}
+
 static void test_err_buffers(void **state)
 {
 	struct sky_spec s;
@@ -1174,6 +1417,9 @@ int main(void)
 		cmocka_unit_test(test_json_sections),
 		cmocka_unit_test(test_json_section_duplicate_key),
 		cmocka_unit_test(test_format_sections),
+		cmocka_unit_test(test_ssh_keys_valid),
+		cmocka_unit_test(test_ssh_keys_invalid),
+		cmocka_unit_test(test_ssh_format),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
