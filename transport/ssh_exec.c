@@ -171,7 +171,7 @@ static void end_stderr(struct sky_exec *x)
  * session error. */
 static int drain(struct sky_exec *x, LIBSSH2_SESSION *s)
 {
-	char buf[32768];
+	char buf[131072];
 	ssize_t n;
 	int more;
 
@@ -180,6 +180,7 @@ static int drain(struct sky_exec *x, LIBSSH2_SESSION *s)
 		n = libssh2_channel_read(x->ch, buf, sizeof(buf));
 		if (n > 0) {
 			put_stdout(x, buf, (size_t)n);
+			x->progress++;
 			more = 1;
 		} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			return (int)n;
@@ -187,6 +188,7 @@ static int drain(struct sky_exec *x, LIBSSH2_SESSION *s)
 		n = libssh2_channel_read_stderr(x->ch, buf, sizeof(buf));
 		if (n > 0) {
 			put_stderr(x, buf, (size_t)n);
+			x->progress++;
 			more = 1;
 		} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			return (int)n;
@@ -238,9 +240,14 @@ static int start_untar(struct sky_exec *x)
 	return 0;
 }
 
+/* A window of 16 MiB lets a job's output stream without waiting for
+ * window adjustments every 2 MiB (the default). */
+#define WINDOW (16 * 1024 * 1024)
+
 static int open_channel(struct sky_exec *x, LIBSSH2_SESSION *s)
 {
-	x->ch = libssh2_channel_open_session(s);
+	x->ch = libssh2_channel_open_ex(s, "session", sizeof("session") - 1, WINDOW,
+					LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 	if (x->ch)
 		return 1;
 	return libssh2_session_last_errno(s) == LIBSSH2_ERROR_EAGAIN ? 0 : -1;
@@ -252,7 +259,7 @@ int ssh_exec_step(struct sky_ssh_conn *c, struct sky_exec *x)
 	char *msg = NULL;
 	int rc;
 
-	for (;;) {
+	for (;; x->progress++) {
 		switch (x->phase) {
 		case X_QUEUED:
 			x->gen = c->gen;

@@ -64,6 +64,7 @@ struct sky_exec {
 	int finished;
 	char err[256];
 	int lost;
+	unsigned long progress;         /* bumped by every step that got somewhere */
 	void (*done)(void *arg, int status, const char *err, int flags);
 	void *arg;
 };
