@@ -259,6 +259,12 @@ int ssh_exec_step(struct sky_ssh_conn *c, struct sky_exec *x)
 	char *msg = NULL;
 	int rc;
 
+	/* a handle from an older session is stale: its channel died with it */
+	if (x->phase != X_QUEUED && x->phase != X_FINISHED && x->gen != c->gen) {
+		x->ch = NULL;
+		ssh_exec_fail(x, "the session it ran on was lost", SKY_EXEC_NODE_LOST);
+		return 1;
+	}
 	for (;; x->progress++) {
 		switch (x->phase) {
 		case X_QUEUED:
