@@ -535,8 +535,16 @@ class SshNodes:
     def pause(self, i):
         """SIGSTOPs node i's sshd and every session process of it: new
         connections hang (TCP connects, no SSH banner) and running jobs freeze,
-        as on a frozen machine. Returns the pids stopped."""
-        return self._signal_node(self._node(i), signal.SIGSTOP)
+        as on a frozen machine. Returns the pids stopped, once each one is
+        (a signal is delivered asynchronously: a running process may show
+        state R for a moment after SIGSTOP was sent)."""
+        pids = self._signal_node(self._node(i), signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if all(proc_state(p) in ("T", "t", "Z", None) for p in pids):
+                break
+            time.sleep(0.01)
+        return pids
 
     def resume(self, i):
         """SIGCONTs what pause(i) stopped (the node's listener and sessions)."""
