@@ -181,6 +181,10 @@ static void drop_session(struct sky_ssh_conn *c)
 		libssh2_session_set_timeout(c->s, 1000);
 		libssh2_session_set_blocking(c->s, 1);
 		libssh2_session_disconnect(c->s, "skyfs");
+		/* a frozen peer never answers the channel closes free() waits
+		 * for: with the socket shut, they fail at once and free() ends */
+		if (c->sock >= 0)
+			shutdown(c->sock, SHUT_RDWR);
 		libssh2_session_free(c->s);
 		c->s = NULL;
 	}
