@@ -66,6 +66,32 @@ int sky_buf_printf(struct sky_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int sky_buf_shquote(struct sky_buf *b, const char *s)
+{
+	int rc = sky_buf_append(b, "'", 1);
+
+	for (; !rc && *s; s++)
+		rc = *s == '\'' ? sky_buf_append(b, "'\\''", 4) : sky_buf_append(b, s, 1);
+	return rc ? rc : sky_buf_append(b, "'", 1);
+}
+
+int sky_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 void sky_buf_free(struct sky_buf *b)
 {
 	free(b->data);
@@ -166,17 +192,8 @@ int sky_write_file_atomic(const char *path, const void *buf, size_t len, int dur
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	if ((rc = sky_write_all(fd, p, len)))
+		goto out;
 	if (durable && fsync(fd))
 		rc = -errno;
 out:

@@ -19,6 +19,10 @@ int sky_buf_append(struct sky_buf *b, const void *p, size_t n);
 int sky_buf_printf(struct sky_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sky_buf_free(struct sky_buf *b);
+/* Appends s single-quoted for sh (' becomes '\''). */
+int sky_buf_shquote(struct sky_buf *b, const char *s);
+/* write(2) until all n bytes are written (EINTR retried). */
+int sky_write_all(int fd, const void *p, size_t n);
 
 /* Copies src into dst[size] (always terminated, truncating); returns
  * strlen(src) so that truncation can be detected (>= size). */

@@ -544,18 +544,6 @@ static int ssh_get_instance(void *state, struct sky_instance *inst, struct sky_e
 	return 0;
 }
 
-static void sh_quote(struct sky_buf *b, const char *s)
-{
-	sky_buf_append(b, "'", 1);
-	for (; *s; s++) {
-		if (*s == '\'')
-			sky_buf_append(b, "'\\''", 4);
-		else
-			sky_buf_append(b, s, 1);
-	}
-	sky_buf_append(b, "'", 1);
-}
-
 /* dir + "/" as an extended regex for pkill -f. Punctuation goes in
  * brackets, and so does the last component's first letter, so that the
  * pattern never matches the command line of the shell that runs pkill. */
@@ -594,16 +582,16 @@ static char *cleanup_command(const char *dir)
 	memcpy(parent, dir, (size_t)(slash - dir));
 	parent[slash - dir] = '\0';
 	sky_buf_printf(&b, "D=");
-	sh_quote(&b, parent);
+	sky_buf_shquote(&b, parent);
 	sky_buf_printf(&b, "; N=");
-	sh_quote(&b, slash + 1);
+	sky_buf_shquote(&b, slash + 1);
 	sky_buf_printf(&b, "; pkill -KILL -u \"$(id -u)\" -f ");
 	{
 		struct sky_buf re = { 0 };
 
 		dir_regex(&re, dir);
 		if (re.data)
-			sh_quote(&b, re.data);
+			sky_buf_shquote(&b, re.data);
 		sky_buf_free(&re);
 	}
 	sky_buf_printf(&b, " 2>/dev/null; "

@@ -224,9 +224,9 @@ static int make_base(struct sky_ssh_conn *c, double deadline, char *msg, size_t 
 	if (!x)
 		return rc;
 	sky_buf_printf(&cmd, "mkdir -p ");
-	ssh_shell_quote(&cmd, dir);
+	sky_buf_shquote(&cmd, dir);
 	sky_buf_printf(&cmd, " && cd ");
-	ssh_shell_quote(&cmd, dir);
+	sky_buf_shquote(&cmd, dir);
 	sky_buf_printf(&cmd, " && pwd");
 	x->command = cmd.data;
 	x->capture = &x->cap;
@@ -371,7 +371,7 @@ static void send_cancels(struct sky_ssh_conn *c)
 		 * no "--" after kill: the login shell may be dash, whose kill
 		 * takes none */
 		sky_buf_printf(&b, "W=");
-		ssh_shell_quote(&b, x->remote_dir);
+		sky_buf_shquote(&b, x->remote_dir);
 		sky_buf_printf(&b, "; for i in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$W/pgid\" ] && break; "
 			       "sleep 0.2; done; kill -%d -$(cat \"$W/pgid\") 2>/dev/null; true",
 			       sig);
@@ -537,6 +537,21 @@ int sky_ssh_open(const struct sky_ssh_params *p, struct sky_ssh_conn **out)
 	return 0;
 }
 
+/* One bounded wait on c->cond (lock held): callers re-check their
+ * condition and their deadline after each. */
+static void wait_a_little(struct sky_ssh_conn *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+}
+
 int sky_ssh_wait_up(struct sky_ssh_conn *c, int timeout_s, char *msg, size_t msglen)
 {
 	double deadline = sky_mono() + timeout_s;
@@ -545,14 +560,7 @@ int sky_ssh_wait_up(struct sky_ssh_conn *c, int timeout_s, char *msg, size_t msg
 	pthread_mutex_lock(&c->lock);
 	/* the first attempt's outcome: up, or an error other than "trying" */
 	while (!c->up && c->last_rc == -EAGAIN && sky_mono() < deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		wait_a_little(c);
 	}
 	rc = c->up ? 0 : c->last_rc == -EAGAIN ? -ETIMEDOUT : c->last_rc;
 	if (msg && msglen)
@@ -604,14 +612,7 @@ int sky_ssh_run(struct sky_ssh_conn *c, const char *command, int timeout_s,
 	enqueue(c, x);
 	pthread_mutex_lock(&c->lock);
 	while (!x->finished && sky_mono() < deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		wait_a_little(c);
 	}
 	if (!x->finished) {
 		/* the thread frees it when it ends: it no longer has a waiter */
@@ -677,7 +678,7 @@ static char *wrapper(const struct sky_exec_req *req, const char *token, long lon
 	char *const *e;
 
 	sky_buf_printf(&b, "W=");
-	ssh_shell_quote(&b, req->workdir);
+	sky_buf_shquote(&b, req->workdir);
 	sky_buf_printf(&b, "; mkdir -p \"$W/work\" \"$W/out\" || exit 125; ");
 	if (req->payload)
 		sky_buf_printf(&b, "head -c %lld > \"$W/payload\" || exit 125; ", size);
@@ -688,13 +689,13 @@ static char *wrapper(const struct sky_exec_req *req, const char *token, long lon
 		if (!eq || node_provides(*e))
 			continue;
 		sky_buf_printf(&b, "export %.*s=", (int)(eq - *e), *e);
-		ssh_shell_quote(&b, eq + 1);
+		sky_buf_shquote(&b, eq + 1);
 		sky_buf_printf(&b, "; ");
 	}
 	sky_buf_printf(&b, "export SKY_OUTPUT=\"$W/out\"; ");
 	if (req->shell_command) {
 		sky_buf_printf(&b, "setsid /bin/sh -c ");
-		ssh_shell_quote(&b, req->shell_command);
+		sky_buf_shquote(&b, req->shell_command);
 	} else if (req->payload_is_archive) {
 		sky_buf_printf(&b, "setsid /bin/sh -c 'tar -xf \"$1\" || exit 126; exec ./run' "
 			       "sky-archive \"$W/payload\"");

@@ -25,18 +25,6 @@
 
 extern char **environ;
 
-void ssh_shell_quote(struct sky_buf *b, const char *s)
-{
-	sky_buf_append(b, "'", 1);
-	for (; *s; s++) {
-		if (*s == '\'')
-			sky_buf_append(b, "'\\''", 4);
-		else
-			sky_buf_append(b, s, 1);
-	}
-	sky_buf_append(b, "'", 1);
-}
-
 void ssh_exec_free(struct sky_exec *x)
 {
 	if (x->ch) {
@@ -92,28 +80,13 @@ void ssh_exec_fail(struct sky_exec *x, const char *why, int flags)
 	finish(x, x->err, flags);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void put_stdout(struct sky_exec *x, const char *p, size_t n)
 {
 	if (x->capture) {
 		if (x->capture->len + n <= x->capture_max)
 			sky_buf_append(x->capture, p, n);
 	} else if (x->out_fd >= 0) {
-		write_all(x->out_fd, p, n);
+		sky_write_all(x->out_fd, p, n);
 	}
 }
 
@@ -125,7 +98,7 @@ static void put_stderr(struct sky_exec *x, const char *p, size_t n)
 
 	if (!x->token[0]) {
 		if (x->err_fd >= 0)
-			write_all(x->err_fd, p, n);
+			sky_write_all(x->err_fd, p, n);
 		return;
 	}
 	while (n > 0) {
@@ -138,7 +111,7 @@ static void put_stderr(struct sky_exec *x, const char *p, size_t n)
 		if (x->tail_len > keep) {
 			size_t out = x->tail_len - keep;
 			if (x->err_fd >= 0)
-				write_all(x->err_fd, x->tail, out);
+				sky_write_all(x->err_fd, x->tail, out);
 			memmove(x->tail, x->tail + out, keep);
 			x->tail_len = keep;
 		}
@@ -163,7 +136,7 @@ static void end_stderr(struct sky_exec *x)
 		}
 	}
 	if (x->err_fd >= 0 && x->tail_len)
-		write_all(x->err_fd, x->tail, x->tail_len);
+		sky_write_all(x->err_fd, x->tail, x->tail_len);
 	x->tail_len = 0;
 }
 
@@ -358,9 +331,9 @@ int ssh_exec_step(struct sky_ssh_conn *c, struct sky_exec *x)
 			{
 				struct sky_buf b = { 0 };
 				sky_buf_printf(&b, "cd ");
-				ssh_shell_quote(&b, x->remote_dir);
+				sky_buf_shquote(&b, x->remote_dir);
 				sky_buf_printf(&b, "/out && tar -cf - . ; cd / && rm -rf ");
-				ssh_shell_quote(&b, x->remote_dir);
+				sky_buf_shquote(&b, x->remote_dir);
 				x->command = b.data;
 			}
 			if (!x->command || start_untar(x)) {
@@ -390,7 +363,7 @@ int ssh_exec_step(struct sky_ssh_conn *c, struct sky_exec *x)
 			ssize_t n;
 
 			while ((n = libssh2_channel_read(x->ch, buf, sizeof(buf))) > 0)
-				if (x->tar_fd >= 0 && write_all(x->tar_fd, buf, (size_t)n)) {
+				if (x->tar_fd >= 0 && sky_write_all(x->tar_fd, buf, (size_t)n)) {
 					close(x->tar_fd);
 					x->tar_fd = -1;
 				}

@@ -101,7 +101,5 @@ void ssh_exec_fail(struct sky_exec *x, const char *why, int flags);
 void ssh_exec_free(struct sky_exec *x);
 /* After x finished on the thread: frees it unless a waiter still owns it. */
 void ssh_exec_release(struct sky_ssh_conn *c, struct sky_exec *x);
-/* Single-quotes s for sh into b. */
-void ssh_shell_quote(struct sky_buf *b, const char *s);
 
 #endif

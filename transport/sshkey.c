@@ -7,6 +7,7 @@
  * documented in OpenSSH's PROTOCOL.key; unencrypted, it is a handful of
  * length-prefixed strings. */
 #include "transport/sshkey.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,18 +215,8 @@ static int write_new(const char *path, const void *data, size_t len, mode_t mode
 		rc = -errno;
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	if ((rc = sky_write_all(fd, p, len)))
+		goto out;
 	/* the key of a running pool must survive a crash of this machine */
 	if (fsync(fd))
 		rc = -errno;
