@@ -9,4 +9,15 @@
  * know. */
 int sky_accel_same(const char *name, const char *device);
 
+/* One GPU as `nvidia-smi -L` lists it. */
+struct sky_gpu {
+	char index[16];
+	char model[64];
+};
+
+/* Parses one line of `nvidia-smi -L` ("GPU 0: NVIDIA A100-SXM4-80GB
+ * (UUID: GPU-...)"), cutting line in place: 1 and *g for a GPU line, else 0.
+ * Used on this machine (local) and on ssh hosts alike. */
+int sky_gpu_parse_line(char *line, struct sky_gpu *g);
+
 #endif

@@ -23,11 +23,6 @@
 
 #define MAX_GPUS 64
 
-struct gpu {
-	char index[16];
-	char model[64];
-};
-
 struct local_state {
 	char dir[4096];            /* the pool's state dir */
 	int per_node;              /* devices each node gets (slots x count) */
@@ -36,7 +31,7 @@ struct local_state {
 };
 
 /* Parses `nvidia-smi -L`: "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-...)". */
-static int list_gpus(struct gpu *gpus, int max)
+static int list_gpus(struct sky_gpu *gpus, int max)
 {
 	char *argv[] = { "nvidia-smi", "-L", NULL };
 	struct sky_buf out = { 0 };
@@ -47,22 +42,8 @@ static int list_gpus(struct gpu *gpus, int max)
 	if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !out.data)
 		goto out;
 	for (line = strtok_r(out.data, "\n", &save); line && n < max;
-	     line = strtok_r(NULL, "\n", &save)) {
-		unsigned idx;
-		char *model, *end;
-
-		if (sscanf(line, "GPU %u:", &idx) != 1)
-			continue;
-		model = strchr(line, ':') + 1;
-		while (*model == ' ')
-			model++;
-		end = strstr(model, " (UUID");
-		if (end)
-			*end = '\0';
-		snprintf(gpus[n].index, sizeof(gpus[n].index), "%u", idx);
-		sky_strlcpy(gpus[n].model, model, sizeof(gpus[n].model));
-		n++;
-	}
+	     line = strtok_r(NULL, "\n", &save))
+		n += sky_gpu_parse_line(line, &gpus[n]);
 out:
 	if (rc && rc != -ENOENT)
 		log_warn("nvidia-smi -L: %s", strerror(-rc));
@@ -73,7 +54,7 @@ out:
 static int local_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
 			struct sky_err *err)
 {
-	struct gpu gpus[MAX_GPUS];
+	struct sky_gpu gpus[MAX_GPUS];
 	struct sky_offer *o;
 	int ng = list_gpus(gpus, MAX_GPUS), i, j;
 	size_t k = 0;
@@ -120,7 +101,7 @@ static int local_prepare(const struct sky_pool_info *pool, void **state, struct 
 	const struct sky_spec *spec = pool->spec;
 	const struct sky_request *req = pool->request;
 	struct local_state *st;
-	struct gpu gpus[MAX_GPUS];
+	struct sky_gpu gpus[MAX_GPUS];
 	int ng, i, need;
 
 	st = calloc(1, sizeof(*st));

@@ -39,17 +39,12 @@
 	"awk '/^MemTotal:/ { print \"memkb\", $2 }' /proc/meminfo 2>/dev/null; " \
 	"nvidia-smi -L 2>/dev/null; true"
 
-struct gpu {
-	char index[16];
-	char model[64];
-};
-
 /* What a probe learned about one host. */
 struct probe {
 	int cpus;
 	long long mem_kb;
 	int n_gpus;
-	struct gpu gpus[MAX_GPUS];
+	struct sky_gpu gpus[MAX_GPUS];
 };
 
 struct ssh_state;
@@ -180,22 +175,10 @@ static void parse_probe(char *text, struct probe *pr)
 
 	memset(pr, 0, sizeof(*pr));
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned idx;
-		char *model, *end;
-
 		if (sscanf(line, "cpus %d", &pr->cpus) == 1 || sscanf(line, "memkb %lld", &pr->mem_kb) == 1)
 			continue;
-		if (pr->n_gpus >= MAX_GPUS || sscanf(line, "GPU %u:", &idx) != 1)
-			continue;
-		model = strchr(line, ':') + 1;
-		while (*model == ' ')
-			model++;
-		end = strstr(model, " (UUID");
-		if (end)
-			*end = '\0';
-		snprintf(pr->gpus[pr->n_gpus].index, sizeof(pr->gpus[0].index), "%u", idx);
-		sky_strlcpy(pr->gpus[pr->n_gpus].model, model, sizeof(pr->gpus[0].model));
-		pr->n_gpus++;
+		if (pr->n_gpus < MAX_GPUS)
+			pr->n_gpus += sky_gpu_parse_line(line, &pr->gpus[pr->n_gpus]);
 	}
 }
 

@@ -14,7 +14,7 @@ import os
 import re
 import time
 
-from harness import SkyfsTestCase, kv_lines, read, state, wait_for, write
+from harness import SkyfsTestCase, errno_of, kv_lines, read, state, wait_for, write
 
 SNAPSHOT_DATE = "2025-07-01"
 SNAPSHOT_EPOCH = calendar.timegm(time.strptime(SNAPSHOT_DATE, "%Y-%m-%d"))
@@ -78,15 +78,6 @@ def parse_offers(text):
                      "accelerator": g[3], "count": int(g[4]), "market": g[7],
                      "price": float(g[8]), "source": g[9], "age": g[10].strip(), "line": ln})
     return rows
-
-
-def write_spec(path, text):
-    """Writes a spec; returns the errno of the write or close, or None."""
-    try:
-        write(path, text)
-    except OSError as e:
-        return e.errno
-    return None
 
 
 class PlanCase(SkyfsTestCase):
@@ -503,7 +494,7 @@ class UnknownAccelerator(PlanCase):
     def test_refused_with_suggestion(self):
         pool = self.make_pool("ua")
         spec = os.path.join(pool, "spec")
-        self.assertEqual(write_spec(spec, "accelerator = A100-80G\n"), errno.EINVAL)
+        self.assertEqual(errno_of(write, spec, "accelerator = A100-80G\n"), errno.EINVAL)
         self.assertEqual(state(pool), "invalid")
         status = read(os.path.join(pool, "status"))
         err = [ln for ln in status.splitlines() if ln.startswith("error: ")]
@@ -515,7 +506,7 @@ class UnknownAccelerator(PlanCase):
         self.assertEqual(os.listdir(os.path.join(pool, "nodes")), [])
         self.assertTrue(read(os.path.join(pool, "plan")).startswith("no plan"))
         # in a section, with the section's line
-        self.assertEqual(write_spec(spec, "nodes = 1\n[a]\nprovider = aws\n"
+        self.assertEqual(errno_of(write, spec, "nodes = 1\n[a]\nprovider = aws\n"
                                     "accelerator = H10:8\n"), errno.EINVAL)
         err = [ln for ln in read(os.path.join(pool, "status")).splitlines()
                if ln.startswith("error: ")]
@@ -526,6 +517,6 @@ class UnknownAccelerator(PlanCase):
                              ("max_price = -1\n", "max_price"),
                              ("provider = aws, aws\n", "listed twice"),
                              ("[a]\nnodes = 2\n", "applies to the whole pool")):
-            self.assertEqual(write_spec(spec, text), errno.EINVAL, text)
+            self.assertEqual(errno_of(write, spec, text), errno.EINVAL, text)
             self.assertIn(needle, read(os.path.join(pool, "status")))
         self.assertEqual(state(pool), "invalid")

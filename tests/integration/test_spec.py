@@ -8,16 +8,7 @@ import errno
 import os
 import time
 
-from harness import SkyfsTestCase, kv_lines, read, run_cmd, state, wait_for, write
-
-
-def write_spec(path, text):
-    """Writes a spec; returns the errno of the write or close, or None."""
-    try:
-        write(path, text)
-    except OSError as e:
-        return e.errno
-    return None
+from harness import SkyfsTestCase, errno_of, kv_lines, read, run_cmd, state, wait_for, write
 
 
 class InvalidSpecs(SkyfsTestCase):
@@ -27,7 +18,7 @@ class InvalidSpecs(SkyfsTestCase):
         self.spec = os.path.join(self.pool, "spec")
 
     def refused(self, text, *needles):
-        err = write_spec(self.spec, text)
+        err = errno_of(write, self.spec, text)
         self.assertEqual(err, errno.EINVAL, "spec %r: expected EINVAL, got %s" % (text, err))
         status = read(os.path.join(self.pool, "status"))
         self.assertEqual(status.split("\n")[0], "invalid", status)
@@ -74,7 +65,7 @@ class InvalidSpecs(SkyfsTestCase):
 
     def test_valid_spec_after_invalid_provisions(self):
         self.refused("nodez = 2\n")
-        self.assertIsNone(write_spec(self.spec, "nodes = 2\nslots = 1\n"))
+        self.assertIsNone(errno_of(write, self.spec, "nodes = 2\nslots = 1\n"))
         self.wait_state(self.pool, "ready")
         status = read(os.path.join(self.pool, "status"))
         self.assertNotIn("error:", status)
@@ -118,8 +109,8 @@ class Rewrite(SkyfsTestCase):
         spec = os.path.join(pool, "spec")
         self.assertEqual(read(spec), text)
         self.assertEqual(os.stat(spec).st_size, len(text))
-        self.assertEqual(write_spec(spec, "nodes = 3\n"), errno.EBUSY)
-        self.assertEqual(write_spec(spec, "nodez = 3\n"), errno.EBUSY)
+        self.assertEqual(errno_of(write, spec, "nodes = 3\n"), errno.EBUSY)
+        self.assertEqual(errno_of(write, spec, "nodez = 3\n"), errno.EBUSY)
         self.assertEqual(read(spec), text)
         self.assertEqual(state(pool), "ready")
         self.assertEqual(kv_lines(read(os.path.join(pool, "status")))["nodes"], "2")
