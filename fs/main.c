@@ -14,6 +14,7 @@
 
 #include "fs/tree.h"
 #include "catalog/catalog.h"
+#include "providers/http.h"
 #include "transport/ssh.h"
 #include "common/log.h"
 #include "scheduler/sched.h"
@@ -21,6 +22,7 @@
 struct options {
 	char *state;
 	char *catalog_max_age;
+	char *api_timeout;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -36,6 +38,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
 static const struct fuse_opt option_spec[] = {
 	OPT("state=%s", state),
 	OPT("catalog_max_age=%s", catalog_max_age),
+	OPT("api_timeout=%s", api_timeout),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -73,6 +76,9 @@ static void usage(const char *prog)
 	       "    -o catalog_max_age=DURATION\n"
 	       "                    flag shipped offer snapshots older than this as\n"
 	       "                    stale (default 30d)\n"
+	       "    -o api_timeout=DURATION\n"
+	       "                    each cloud API request's time limit (default 20s;\n"
+	       "                    failed requests are retried with backoff)\n"
 	       "    -f              stay in the foreground, log to stderr too\n"
 	       "    -d              debug: foreground, FUSE and skyfs debug logging\n"
 	       "    -h, --help      this text, then libfuse's options\n"
@@ -172,6 +178,19 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "skyfs: cannot initialise libssh2\n");
 		return 2;
 	}
+	if (sky_http_global_init()) {
+		fprintf(stderr, "skyfs: cannot initialise libcurl\n");
+		return 2;
+	}
+	if (opts.api_timeout) {
+		long secs;
+		if (sky_parse_duration(opts.api_timeout, &secs) || secs < 1 || secs > 3600) {
+			fprintf(stderr, "skyfs: api_timeout: invalid duration \"%s\" "
+				"(1s to 1h)\n", opts.api_timeout);
+			return 1;
+		}
+		sky_http_set_default_timeout_ms((int)(secs * 1000));
+	}
 	if (sky_catalog_init(err, sizeof(err))) {
 		fprintf(stderr, "skyfs: catalog: %s\n", err);
 		return 2;
@@ -202,6 +221,7 @@ int main(int argc, char *argv[])
 	fuse_opt_free_args(&args);
 	free(opts.state);
 	free(opts.catalog_max_age);
+	free(opts.api_timeout);
 	sky_catalog_fini();
 	sky_log_close();
 	return destroyed ? 0 : rc ? 1 : 0;

@@ -198,8 +198,14 @@ static int local_teardown(void *state, struct sky_err *err)
 	return 0;
 }
 
+static int local_status(struct sky_buf *out)
+{
+	return sky_buf_printf(out, "configured: yes (no credentials needed)\n");
+}
+
 const struct sky_provider_ops sky_provider_local = {
 	.name = "local",
+	.status = local_status,
 	.offers = local_offers,
 	.prepare = local_prepare,
 	.provision = local_provision,

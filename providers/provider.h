@@ -90,13 +90,25 @@ struct sky_pool_info {
 	 * node rank's connection going down (up 0, why says how) or up again.
 	 * Callable from any thread until that node's terminate() returned;
 	 * the scheduler takes its own lock inside, so the provider must not
-	 * hold one of its own that terminate() also takes. May be NULL. */
+	 * hold one of its own that terminate() also takes. May be NULL.
+	 * up < 0 says the node is gone for good (its instance was terminated,
+	 * a spot reclaim): it is lost at once, without waiting node_timeout. */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
 	void *node_state_arg;
 };
 
+/* A name for the pool that two daemons (state directories) never share,
+ * readable and safe in any shell, regex or cloud resource name: the pool
+ * name reduced to [A-Za-z0-9_-], then a hash of its state directory. */
+void sky_pool_slug(const struct sky_pool_info *pool, char *out, size_t len);
+
+struct sky_buf;
+
 struct sky_provider_ops {
 	const char *name;
+	/* providers/<name>/status's "configured: ..." line and any other
+	 * lines the provider knows (credentials' source, never a secret). */
+	int (*status)(struct sky_buf *out);
 	/* Lists every offer for spec into a malloc'd array (*out, *n; caller
 	 * frees). May return zero offers. */
 	int (*offers)(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
@@ -104,7 +116,9 @@ struct sky_provider_ops {
 	/* Creates per-pool resources (keys, networks) and the state handle. */
 	int (*prepare)(const struct sky_pool_info *pool, void **state, struct sky_err *err);
 	/* Creates node number rank. Returns once the provider accepted it;
-	 * the instance may still be pending. */
+	 * the instance may still be pending. The scheduler provisions the
+	 * nodes of a pool from several threads at once, each with its own
+	 * rank: provision must be safe to call concurrently on one state. */
 	int (*provision)(void *state, int rank, struct sky_instance *inst, struct sky_err *err);
 	/* Refreshes inst->state (and address once known). */
 	int (*get_instance)(void *state, struct sky_instance *inst, struct sky_err *err);
@@ -132,7 +146,6 @@ int sky_provider_each(int (*fn)(const char *name, void *arg), void *arg);
 int sky_provider_known(const char *name);
 /* providers/<name>/status: implemented or not, configured or not and where
  * credentials come from (never the secret), offer count, last error. */
-struct sky_buf;
 int sky_provider_render_status(const char *name, struct sky_buf *out);
 
 #endif

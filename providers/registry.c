@@ -2,7 +2,9 @@
  * shared helpers of provider.h. */
 #include "providers/provider.h"
 
+#include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,10 +13,12 @@
 
 extern const struct sky_provider_ops sky_provider_local;
 extern const struct sky_provider_ops sky_provider_ssh;
+extern const struct sky_provider_ops sky_provider_aws;
 
 static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_local,
 	&sky_provider_ssh,
+	&sky_provider_aws,
 };
 
 const struct sky_provider_ops *sky_provider_find(const char *name)
@@ -105,4 +109,19 @@ const char *sky_instance_state_name(enum sky_instance_state s)
 	static const char *const names[] = { "pending", "running", "stopping", "gone" };
 
 	return (unsigned)s < SKY_ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+void sky_pool_slug(const struct sky_pool_info *pool, char *out, size_t len)
+{
+	char name[64];
+	uint32_t h = 2166136261u;
+	size_t i, k = 0;
+
+	for (i = 0; pool->state_dir[i]; i++)
+		h = (h ^ (unsigned char)pool->state_dir[i]) * 16777619u;
+	for (i = 0; pool->name[i] && k < sizeof(name) - 1; i++)
+		name[k++] = isalnum((unsigned char)pool->name[i]) || pool->name[i] == '-' ?
+			    pool->name[i] : '_';
+	name[k] = '\0';
+	snprintf(out, len, "%s-%08x", name, h);
 }

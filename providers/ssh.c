@@ -345,30 +345,13 @@ static void conn_state(void *arg, int up, const char *why)
 		sn->st->node_state(sn->st->node_state_arg, sn->rank, up, why);
 }
 
-/* A name for the pool's directory on the hosts that two daemons (state
- * directories) never share, readable and safe in any shell or regex:
- * the pool name reduced to [A-Za-z0-9_-], then a hash of its state dir. */
-static void remote_base(const struct sky_pool_info *pool, char *out, size_t len)
-{
-	char name[64];
-	uint32_t h = 2166136261u;
-	size_t i, k = 0;
-
-	for (i = 0; pool->state_dir[i]; i++)
-		h = (h ^ (unsigned char)pool->state_dir[i]) * 16777619u;
-	for (i = 0; pool->name[i] && k < sizeof(name) - 1; i++)
-		name[k++] = isalnum((unsigned char)pool->name[i]) || pool->name[i] == '-' ?
-			    pool->name[i] : '_';
-	name[k] = '\0';
-	snprintf(out, len, ".skyfs/%s-%08x", name, h);
-}
-
 static int ssh_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
 	const struct sky_spec *spec = pool->spec;
 	const struct sky_request *req = pool->request;
 	struct sky_ssh_params p;
 	struct ssh_state *st;
+	char slug[128];
 	int i, rc;
 
 	if (!spec->n_hosts || spec->nodes > spec->n_hosts) {
@@ -396,7 +379,8 @@ static int ssh_prepare(const struct sky_pool_info *pool, void **state, struct sk
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
-	remote_base(pool, st->remote_base, sizeof(st->remote_base));
+	sky_pool_slug(pool, slug, sizeof(slug));
+	snprintf(st->remote_base, sizeof(st->remote_base), ".skyfs/%s", slug);
 	/* the key files are checked once, before any host is tried */
 	if ((rc = base_params(spec, st->record_file, &p, err)))
 		goto fail;
@@ -650,8 +634,15 @@ static int ssh_teardown(void *state, struct sky_err *err)
 	return 0;
 }
 
+static int ssh_status(struct sky_buf *out)
+{
+	return sky_buf_printf(out, "configured: yes (hosts, identity and known_hosts come "
+			      "from each pool's spec)\n");
+}
+
 const struct sky_provider_ops sky_provider_ssh = {
 	.name = "ssh",
+	.status = ssh_status,
 	.offers = ssh_offers,
 	.prepare = ssh_prepare,
 	.provision = ssh_provision,

@@ -60,12 +60,8 @@ int sky_provider_render_status(const char *name, struct sky_buf *out)
 	sky_buf_printf(out, "%s\n", prov ? "available" : "not available in this build");
 	sky_buf_printf(out, "name: %s\n", name);
 	sky_buf_printf(out, "implemented: %s\n", prov ? "yes" : "no");
-	/* local needs no credentials; the cloud clients report theirs here */
-	if (prov && !strcmp(name, "local"))
-		sky_buf_printf(out, "configured: yes (no credentials needed)\n");
-	else if (prov && !strcmp(name, "ssh"))
-		sky_buf_printf(out, "configured: yes (hosts, identity and known_hosts come "
-			       "from each pool's spec)\n");
+	if (prov && prov->status)
+		prov->status(out);
 	else
 		sky_buf_printf(out, "configured: no (no client in this build)\n");
 	sky_buf_printf(out, "offers: %zu\noffers_live: %zu\noffers_snapshot: %zu\n"

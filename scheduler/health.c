@@ -62,11 +62,22 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 	n = &p->nodes[rank];
 	if (n->state == NODE_PROVISIONING) {
 		/* remembered for the worker, which makes it ready or not */
-		n->unreachable_since = up ? 0 : sky_mono();
-		if (!up)
+		n->unreachable_since = up > 0 ? 0 : sky_mono();
+		if (up <= 0)
 			snprintf(n->error, sizeof(n->error), "unreachable: %s", why_or(why));
 		else if (!strncmp(n->error, "unreachable: ", 13))
 			n->error[0] = '\0';
+	} else if (up < 0 && n->state != NODE_LOST && n->state != NODE_GONE &&
+		   n->state != NODE_FAILED) {
+		/* the provider says it will not come back: no node_timeout wait */
+		n->state = NODE_LOST;
+		snprintf(n->error, sizeof(n->error), "lost: %s", why_or(why));
+		pool_event(p, "%s lost: %s", n->name, why_or(why));
+		job_node_lost(n, why_or(why));
+		if (p->state == POOL_READY || p->state == POOL_DEGRADED) {
+			summarize(p);
+			pool_set_state(p, POOL_DEGRADED);
+		}
 	} else if (!up && n->state == NODE_READY) {
 		n->state = NODE_UNREACHABLE;
 		n->unreachable_since = sky_mono();

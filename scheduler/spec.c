@@ -502,6 +502,9 @@ void sky_spec_free(struct sky_spec *s)
 	free(s->hosts);
 	free(s->identity);
 	free(s->known_hosts);
+	free(s->image);
+	free(s->ssh_user);
+	free(s->ssh_cidr);
 	free(s->alts);
 	memset(s, 0, sizeof(*s));
 }

@@ -63,6 +63,10 @@ struct sky_spec {
 	enum sky_host_key_policy host_key_policy;
 	long node_timeout_s;                    /* unreachable this long = lost; default 60 */
 	int max_attempts;                       /* starts of a job before it is lost; 1..100, 3 */
+	char *image;                            /* cloud image id (ami-...); NULL = default */
+	char *ssh_user;                         /* the image's login user; NULL = ubuntu */
+	char *ssh_cidr;                         /* who may SSH to cloud nodes; NULL = this machine */
+	long boot_timeout_s;                    /* launch to SSH; default 600 */
 	struct sky_request res;                 /* the top level's hardware keys */
 	struct sky_request *alts;               /* what to rank: the sections in the
 						 * order written, or the top level */

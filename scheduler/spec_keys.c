@@ -4,10 +4,8 @@
  * the current [section]'s; the other rows land in struct sky_spec. */
 #include "scheduler/spec_keys.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +16,10 @@
 #include "catalog/catalog.h"
 #include "providers/provider.h"
 
-/* The struct a row's offset is relative to. */
-static void *base(struct spec_ctx *c, const struct spec_key *k)
+void *spec_base(struct spec_ctx *c, const struct spec_key *k)
 {
 	return k->per_alt ? (void *)c->target : (void *)c->s;
 }
-
-#define FIELD(c, k, type) ((type *)((char *)base(c, k) + (k)->offset))
-#define CFIELD(b, k, type) ((const type *)((const char *)(b) + (k)->offset))
 
 int spec_fail(struct spec_ctx *c, int rc, const char *fmt, ...)
 {
@@ -340,7 +334,7 @@ static int format_price(const void *b, const struct spec_key *k, struct sky_buf 
 	return v > 0 ? sky_buf_printf(out, "%s = %g\n", k->name, v) : 0;
 }
 
-static int parse_text(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+int spec_parse_text(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		      const char *val)
 {
 	char **dst = FIELD(c, k, char *);
@@ -355,7 +349,7 @@ static int parse_text(struct spec_ctx *c, const struct spec_key *k, const char *
 }
 
 /* Absent optional text is simply not rendered, so the output parses back. */
-static int format_text(const void *b, const struct spec_key *k, struct sky_buf *out)
+int spec_format_text(const void *b, const struct spec_key *k, struct sky_buf *out)
 {
 	const char *v = *CFIELD(b, k, char *);
 
@@ -408,264 +402,6 @@ static int format_dur_nondef(const void *b, const struct spec_key *k, struct sky
 	if (sky_parse_duration(k->def, &def) == 0 && *CFIELD(b, k, long) == def)
 		return 0;
 	return format_dur(b, k, out);
-}
-
-/* ---- ssh: hosts and host keys --------------------------------------------- */
-
-static const char *const policy_names[] = {
-	[SKY_HOST_KEY_STRICT] = "strict", [SKY_HOST_KEY_ACCEPT_NEW] = "accept-new",
-};
-
-static int parse_policy(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-			const char *val)
-{
-	size_t i;
-
-	(void)suffix;
-	for (i = 0; i < SKY_ARRAY_SIZE(policy_names); i++)
-		if (!strcasecmp(val, policy_names[i])) {
-			*FIELD(c, k, enum sky_host_key_policy) = (enum sky_host_key_policy)i;
-			return 0;
-		}
-	return fail(c, -EINVAL, "%s: unknown \"%s\" (use strict or accept-new)", k->name, val);
-}
-
-static int format_policy(const void *b, const struct spec_key *k, struct sky_buf *out)
-{
-	enum sky_host_key_policy v = *CFIELD(b, k, enum sky_host_key_policy);
-
-	return v != SKY_HOST_KEY_STRICT ? sky_buf_printf(out, "%s = %s\n", k->name,
-							 policy_names[v]) : 0;
-}
-
-/* The user a hosts entry without "user@" logs in as: the daemon's own. */
-static int daemon_user(char *buf, size_t len)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[4096];
-	const char *name = NULL;
-
-	if (!getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) && res)
-		name = res->pw_name;
-	else
-		name = getenv("USER");
-	if (!name || !*name || sky_strlcpy(buf, name, len) >= len)
-		return -ENOENT;
-	return 0;
-}
-
-static int valid_user_char(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
-}
-
-/* A host name or IPv4 address: what a resolver takes, '_' included
- * (internal names have them), never an option-like leading '-'. */
-static int valid_host_name(const char *h)
-{
-	size_t i, n = strlen(h);
-
-	if (!n || n > 253 || h[0] == '-' || h[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!valid_user_char(h[i]))
-			return 0;
-	return 1;
-}
-
-/* One "[user@]host[:port]" entry (trimmed, not empty) into *out. */
-static int parse_host_entry(struct spec_ctx *c, const char *k, char *e,
-			    struct sky_spec_host *out)
-{
-	char *at = strchr(e, '@'), *host = at ? at + 1 : e, *port = NULL, *end;
-	char entry[600], canon[INET6_ADDRSTRLEN];
-	size_t i;
-	long v;
-
-	snprintf(entry, sizeof(entry), "%s", e);
-	if (at) {
-		*at = '\0';
-		for (i = 0; e[i]; i++)
-			if (!valid_user_char(e[i]))
-				break;
-		if (!i || e[i] || e[0] == '-' || i >= sizeof(out->user))
-			return fail(c, -EINVAL, "%s: invalid user in \"%s\"", k, entry);
-		strcpy(out->user, e);
-	} else if (daemon_user(out->user, sizeof(out->user))) {
-		return fail(c, -EINVAL, "%s: cannot tell this daemon's user name; write "
-			    "user@host in \"%s\"", k, entry);
-	}
-	if (host[0] == '[') {
-		unsigned char addr[16];
-
-		end = strchr(host, ']');
-		if (!end)
-			return fail(c, -EINVAL, "%s: missing ']' in \"%s\"", k, entry);
-		*end = '\0';
-		host++;
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1])
-			return fail(c, -EINVAL, "%s: invalid host in \"%s\" "
-				    "(use [user@]host[:port])", k, entry);
-		/* canonical ("0::1" is "::1"), so that duplicates are caught */
-		if (inet_pton(AF_INET6, host, addr) != 1 ||
-		    !inet_ntop(AF_INET6, addr, canon, sizeof(canon)))
-			return fail(c, -EINVAL, "%s: invalid IPv6 address in \"%s\"", k, entry);
-		host = canon;
-	} else {
-		port = strchr(host, ':');
-		if (port && strchr(port + 1, ':'))
-			return fail(c, -EINVAL, "%s: write an IPv6 address in brackets, "
-				    "[%s]:22, in \"%s\"", k, host, entry);
-		if (port)
-			*port++ = '\0';
-		if (!valid_host_name(host))
-			return fail(c, -EINVAL, "%s: invalid host in \"%s\" "
-				    "(use [user@]host[:port])", k, entry);
-	}
-	if (strlen(host) >= sizeof(out->host))
-		return fail(c, -EINVAL, "%s: host name too long in \"%s\"", k, entry);
-	strcpy(out->host, host);
-	out->port = 22;
-	if (port) {
-		errno = 0;
-		v = strtol(port, &end, 10);
-		if (!*port || *end || errno || v < 1 || v > 65535 || *port == '+' || *port == '-')
-			return fail(c, -EINVAL, "%s: invalid port in \"%s\" (1 to 65535)", k, entry);
-		out->port = (int)v;
-	}
-	return 0;
-}
-
-/* hosts = [user@]host[:port], ...: the machines of an ssh pool, node-0 first. */
-static int parse_hosts(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-		       const char *val)
-{
-	struct sky_spec *s = c->s;
-	struct sky_spec_host *h = NULL;
-	char *list = NULL, *tok, *next, *e;
-	size_t items = 1, i;
-	int n = 0, rc = 0, j;
-
-	(void)suffix;
-	for (i = 0; val[i]; i++)
-		items += val[i] == ',';
-	if (items > SKY_SPEC_MAX_HOSTS) {
-		rc = fail(c, -EINVAL, "%s: at most %d hosts, got %zu", k->name, SKY_SPEC_MAX_HOSTS,
-			  items);
-		goto out;
-	}
-	list = strdup(val);
-	h = calloc(items, sizeof(*h));
-	if (!list || !h) {
-		rc = fail(c, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (tok = list; tok; tok = next) {
-		next = strchr(tok, ',');
-		if (next)
-			*next++ = '\0';
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		e = tok + strlen(tok);
-		while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
-			*--e = '\0';
-		if (!*tok) {
-			rc = fail(c, -EINVAL, "%s: empty entry in \"%s\"", k->name, val);
-			goto out;
-		}
-		if ((rc = parse_host_entry(c, k->name, tok, &h[n])))
-			goto out;
-		/* two nodes on one login would share (and clean up) one directory */
-		for (j = 0; j < n; j++)
-			if (!strcmp(h[j].user, h[n].user) && !strcasecmp(h[j].host, h[n].host) &&
-			    h[j].port == h[n].port) {
-				rc = fail(c, -EINVAL, "%s: %s@%s%s%s:%d listed twice", k->name,
-					  h[n].user, strchr(h[n].host, ':') ? "[" : "", h[n].host,
-					  strchr(h[n].host, ':') ? "]" : "", h[n].port);
-				goto out;
-			}
-		n++;
-	}
-	free(s->hosts);
-	s->hosts = h;
-	s->n_hosts = n;
-	h = NULL;
-out:
-	free(h);
-	free(list);
-	return rc;
-}
-
-static int format_hosts(const void *b, const struct spec_key *k, struct sky_buf *out)
-{
-	const struct sky_spec *s = b;
-	int i, rc;
-
-	if (!s->n_hosts)
-		return 0;
-	if ((rc = sky_buf_printf(out, "%s = ", k->name)))
-		return rc;
-	for (i = 0; i < s->n_hosts; i++) {
-		const struct sky_spec_host *h = &s->hosts[i];
-		int v6 = strchr(h->host, ':') != NULL;
-
-		if ((rc = sky_buf_printf(out, "%s%s@%s%s%s:%d", i ? ", " : "", h->user,
-					 v6 ? "[" : "", h->host, v6 ? "]" : "", h->port)))
-			return rc;
-	}
-	return sky_buf_append(out, "\n", 1);
-}
-
-static int names_ssh(const struct sky_request *r)
-{
-	int i;
-
-	for (i = 0; i < r->n_providers; i++)
-		if (!strcmp(r->providers[i], "ssh"))
-			return 1;
-	return 0;
-}
-
-static int key_line_of(const struct spec_ctx *c, const char *name)
-{
-	const char *suffix;
-	const struct spec_key *k = spec_find_key(name, &suffix);
-
-	return k ? c->key_line[k - spec_keys] : 0;
-}
-
-int spec_finish_hosts(struct spec_ctx *c)
-{
-	struct sky_spec *s = c->s;
-	int i, ssh = 0, nodes_line = key_line_of(c, "nodes");
-
-	/* with sections, the top level is a base, not a candidate */
-	if (s->n_alts)
-		for (i = 0; i < s->n_alts; i++)
-			ssh |= names_ssh(&s->alts[i]);
-	else
-		ssh = names_ssh(&s->res);
-	if (s->n_hosts && !ssh) {
-		c->line = key_line_of(c, "hosts");
-		return fail(c, -EINVAL, "hosts: only used with provider = ssh, which no "
-			    "alternative names");
-	}
-	if (!ssh)
-		return 0;
-	if (!s->n_hosts) {
-		c->line = 0;
-		return fail(c, -EINVAL, "provider ssh needs hosts = [user@]host[:port], ...");
-	}
-	if (!nodes_line) {
-		s->nodes = s->n_hosts;
-	} else if (s->nodes > s->n_hosts) {
-		c->line = nodes_line;
-		return fail(c, -EINVAL, "nodes = %d but hosts lists %d", s->nodes, s->n_hosts);
-	}
-	return 0;
 }
 
 static int valid_env_name(const char *n)
@@ -761,22 +497,30 @@ const struct spec_key spec_keys[] = {
 	  "tear the pool down this long after it starts" },
 	{ "idle_timeout", parse_dur, format_dur, OFF(idle_timeout_s), 0, 0, NULL, 0, 0,
 	  "tear the pool down after this long without jobs" },
-	{ "setup", parse_text, format_text, OFF(setup), 0, 0, NULL, 0, 0,
+	{ "setup", spec_parse_text, spec_format_text, OFF(setup), 0, 0, NULL, 0, 0,
 	  "shell command run once on each node before its first job" },
 	{ "dry_run", parse_bool, format_bool, OFF(dry_run), 0, 0, NULL, 0, 0,
 	  "true: validate and write plan, provision nothing" },
-	{ "hosts", parse_hosts, format_hosts, 0, 0, 0, NULL, 0, 0,
+	{ "hosts", spec_parse_hosts, spec_format_hosts, 0, 0, 0, NULL, 0, 0,
 	  "ssh: the machines, [user@]host[:port], ... (nodes = their number by default)" },
-	{ "identity", parse_text, format_text, OFF(identity), 0, 0, NULL, 0, 0,
+	{ "identity", spec_parse_text, spec_format_text, OFF(identity), 0, 0, NULL, 0, 0,
 	  "ssh: private key file to log in with (default: ssh-agent)" },
-	{ "known_hosts", parse_text, format_text, OFF(known_hosts), 0, 0, NULL, 0, 0,
+	{ "known_hosts", spec_parse_text, spec_format_text, OFF(known_hosts), 0, 0, NULL, 0, 0,
 	  "ssh: known_hosts file the hosts' keys are checked against (~/.ssh/known_hosts)" },
-	{ "host_key_policy", parse_policy, format_policy, OFF(host_key_policy), 0, 0, "strict",
+	{ "host_key_policy", spec_parse_policy, spec_format_policy, OFF(host_key_policy), 0, 0, "strict",
 	  0, 0, "ssh: strict, or accept-new (record unknown keys on first use)" },
 	{ "node_timeout", parse_dur, format_dur_nondef, OFF(node_timeout_s), 0, 86400, "60s",
 	  0, 0, "a node unreachable this long is lost and its jobs run elsewhere" },
 	{ "max_attempts", parse_int, format_int_nondef, OFF(max_attempts), 1, 100, "3", 0, 0,
 	  "how many times a job is started before a lost node makes it lost" },
+	{ "image", spec_parse_image, spec_format_text, OFF(image), 0, 0, NULL, 0, 0,
+	  "aws: the machine image (ami-...); default: the newest Deep Learning Base AMI" },
+	{ "ssh_user", spec_parse_user, spec_format_text, OFF(ssh_user), 0, 0, NULL, 0, 0,
+	  "cloud: the user the image logs in (default ubuntu)" },
+	{ "ssh_cidr", spec_parse_cidr, spec_format_text, OFF(ssh_cidr), 0, 0, NULL, 0, 0,
+	  "cloud: addresses allowed to SSH to the nodes (default: this machine's, /32)" },
+	{ "boot_timeout", parse_dur, format_dur_nondef, OFF(boot_timeout_s), 1, 86400, "10m",
+	  0, 0, "cloud: how long a node may take from launch to SSH" },
 	{ "env.", parse_env, format_env, 0, 0, 0, NULL, 1, 0,
 	  "env.NAME = value: an environment variable for every job" },
 };

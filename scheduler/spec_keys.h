@@ -1,4 +1,4 @@
-/* Private to the spec parser (spec.c, spec_keys.c): the table of keys and
+/* Private to the spec parser (spec.c, spec_keys.c, spec_access.c): the table of keys and
  * the parse context they share. */
 #ifndef SKY_SPEC_KEYS_H
 #define SKY_SPEC_KEYS_H
@@ -42,6 +42,30 @@ struct spec_key {
 extern const struct spec_key spec_keys[];
 extern const size_t n_spec_keys;
 #define SPEC_MAX_KEYS 32   /* bound for per-row scratch arrays; checked in spec_keys.c */
+
+/* The struct a row's offset is relative to: the spec, or for a per_alt
+ * row the alternative being parsed. */
+void *spec_base(struct spec_ctx *c, const struct spec_key *k);
+#define FIELD(c, k, type) ((type *)((char *)spec_base(c, k) + (k)->offset))
+#define CFIELD(b, k, type) ((const type *)((const char *)(b) + (k)->offset))
+
+/* Parsers and formatters of spec_access.c (hosts, host keys, cloud login). */
+int spec_parse_policy(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		      const char *val);
+int spec_format_policy(const void *b, const struct spec_key *k, struct sky_buf *out);
+int spec_parse_hosts(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		     const char *val);
+int spec_format_hosts(const void *b, const struct spec_key *k, struct sky_buf *out);
+int spec_parse_image(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		     const char *val);
+int spec_parse_user(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		    const char *val);
+int spec_parse_cidr(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		    const char *val);
+/* A char * field: strdup'd as written; formatted as "key = value" when set. */
+int spec_parse_text(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		    const char *val);
+int spec_format_text(const void *b, const struct spec_key *k, struct sky_buf *out);
 
 /* After every entry: nodes defaults to the number of hosts; an ssh
  * alternative needs hosts, at least as many as nodes. */

@@ -96,6 +96,59 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
 	return rc;
 }
 
+/* Runs fn(p, i, arg) for every node i from up to PARALLEL_MAX threads at
+ * once: provisioning, setup and termination wait on the network, and 64
+ * nodes one after another would cost 64 round trips. fn is called without
+ * the lock; it returns non-zero to stop the nodes not started yet. */
+#define PARALLEL_MAX 16
+
+struct each_node {
+	struct sky_pool *p;
+	int (*fn)(struct sky_pool *p, int i, void *arg);
+	void *arg;
+	pthread_mutex_t lock;
+	int next;
+	int stop;
+};
+
+static void *each_node_thread(void *arg)
+{
+	struct each_node *e = arg;
+	int i;
+
+	for (;;) {
+		pthread_mutex_lock(&e->lock);
+		i = e->stop ? e->p->n_nodes : e->next++;
+		pthread_mutex_unlock(&e->lock);
+		if (i >= e->p->n_nodes)
+			return NULL;
+		if (e->fn(e->p, i, e->arg)) {
+			pthread_mutex_lock(&e->lock);
+			e->stop = 1;
+			pthread_mutex_unlock(&e->lock);
+		}
+	}
+}
+
+static void each_node(struct sky_pool *p, int (*fn)(struct sky_pool *p, int i, void *arg),
+		      void *arg)
+{
+	struct each_node e = { .p = p, .fn = fn, .arg = arg };
+	pthread_t tids[PARALLEL_MAX];
+	int n = p->n_nodes < PARALLEL_MAX ? p->n_nodes : PARALLEL_MAX, started = 0, i;
+
+	pthread_mutex_init(&e.lock, NULL);
+	/* the caller's thread is one of them; a thread that cannot start is
+	 * work for the others */
+	for (i = 1; i < n; i++)
+		if (!pthread_create(&tids[started], NULL, each_node_thread, &e))
+			started++;
+	each_node_thread(&e);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&e.lock);
+}
+
 /* Lock held. Nodes that never came up are not shown as provisioning
  * forever: a failed pool keeps only the ones that existed. */
 static void fail_pool(struct sky_pool *p, const char *msg)
@@ -132,33 +185,48 @@ static int alloc_nodes(struct sky_pool *p)
 	return 0;
 }
 
+struct terminate_arg {
+	const struct sky_provider_ops *prov;
+	void *pstate;
+};
+
+static int terminate_node(struct sky_pool *p, int i, void *arg)
+{
+	struct terminate_arg *t = arg;
+	struct sky_node *n = &p->nodes[i];
+	struct sky_err err = { { 0 } };
+	int rc;
+
+	if (!n->inst.id[0] || n->state == NODE_GONE)
+		return 0;
+	rc = t->prov->terminate(t->pstate, &n->inst, &err);
+	pthread_mutex_lock(&g.lock);
+	n->state = NODE_GONE;
+	n->down_at = sky_now();
+	if (rc)
+		pool_event(p, "node %s: terminate failed: %s", n->name,
+			   err.msg[0] ? err.msg : strerror(-rc));
+	else
+		pool_event(p, "node %s terminated", n->name);
+	pthread_mutex_unlock(&g.lock);
+	return 0;
+}
+
 /* Terminates every node that exists and the provider state; lock not held. */
 static void teardown_all(struct sky_pool *p, const struct sky_provider_ops *prov, void *pstate)
 {
+	struct terminate_arg t = { prov, pstate };
 	struct sky_err err = { { 0 } };
-	int i, rc;
+	int rc;
 
-	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
-		if (!n->inst.id[0] || n->state == NODE_GONE)
-			continue;
-		err.msg[0] = '\0';
-		rc = prov->terminate(pstate, &n->inst, &err);
-		pthread_mutex_lock(&g.lock);
-		n->state = NODE_GONE;
-		n->down_at = sky_now();
-		if (rc)
-			pool_event(p, "node %s: terminate failed: %s", n->name,
-				   err.msg[0] ? err.msg : strerror(-rc));
-		else
-			pool_event(p, "node %s terminated", n->name);
-		pthread_mutex_unlock(&g.lock);
-	}
+	each_node(p, terminate_node, &t);
 	if (pstate) {
-		err.msg[0] = '\0';
 		rc = prov->teardown(pstate, &err);
-		if (rc)
+		if (rc) {
+			pthread_mutex_lock(&g.lock);
 			pool_event(p, "teardown: %s", err.msg[0] ? err.msg : strerror(-rc));
+			pthread_mutex_unlock(&g.lock);
+		}
 	}
 }
 
@@ -170,6 +238,13 @@ struct walk {
 	struct sky_candidate *base;
 	const struct sky_provider_ops *prov;   /* of the candidate that worked */
 	void *pstate;
+	/* providers that refused their credentials (-EACCES) in this walk:
+	 * their other candidates are skipped with the same reason */
+	struct {
+		const struct sky_provider_ops *prov;
+		char reason[200];
+	} unusable[8];
+	int n_unusable;
 };
 
 static void walk_record(struct walk *w, const struct sky_candidate *c, int in_use,
@@ -199,6 +274,47 @@ static int walk_stop(void *arg)
 	return stop;
 }
 
+struct provision_arg {
+	struct walk *w;
+	const struct sky_candidate *c;
+	const struct sky_provider_ops *prov;
+	void *pstate;
+	int rc;                  /* the first failure, under g.lock */
+	struct sky_err err;
+};
+
+/* Provisions node i (a thread of each_node); non-zero stops the rest. */
+static int provision_node(struct sky_pool *p, int i, void *arg)
+{
+	struct provision_arg *pa = arg;
+	struct sky_instance inst = { 0 };
+	struct sky_err err = { { 0 } };
+	int rc;
+
+	if (walk_stop(pa->w)) {
+		snprintf(err.msg, sizeof(err.msg), "stopped while provisioning");
+		rc = -ECANCELED;
+	} else {
+		rc = pa->prov->provision(pa->pstate, i, &inst, &err);
+		if (!rc && inst.state != SKY_INST_RUNNING)
+			rc = pa->prov->get_instance(pa->pstate, &inst, &err);
+	}
+	pthread_mutex_lock(&g.lock);
+	/* even a failed node may exist: teardown needs its id */
+	p->nodes[i].inst = inst;
+	if (!rc) {
+		p->nodes[i].up_since = sky_now();
+		p->nodes[i].price = pa->c->offer.price_usd_per_hour;
+		pool_event(p, "node %s provisioned: %s at %s", p->nodes[i].name, inst.id,
+			   inst.address);
+	} else if (!pa->rc) {
+		pa->rc = rc;
+		pa->err = err;
+	}
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
 /* Gets the pool every node from one candidate, or gives back what it got:
  * a pool is made of one offer (a failing node moves the whole pool on). */
 static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_t len)
@@ -221,6 +337,13 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 		pthread_mutex_unlock(&g.lock);
 		return -ENOTSUP;
 	}
+	for (i = 0; i < w->n_unusable; i++)
+		if (w->unusable[i].prov == prov) {
+			snprintf(reason, len, "skipped: %s is unusable (%s)", prov->name,
+				 w->unusable[i].reason);
+			walk_record(w, c, 0, reason);
+			return -EACCES;
+		}
 	walk_record(w, c, 0, "trying");
 	pthread_mutex_lock(&g.lock);
 	p->offer = c->offer;
@@ -240,27 +363,12 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	info.node_state = node_report_state;
 	info.node_state_arg = p;
 	rc = prov->prepare(&info, &pstate, &err);
-	for (i = 0; !rc && i < p->n_nodes; i++) {
-		struct sky_instance inst = { 0 };
+	if (!rc) {
+		struct provision_arg pa = { w, c, prov, pstate, 0, { { 0 } } };
 
-		if (walk_stop(w)) {
-			snprintf(err.msg, sizeof(err.msg), "stopped while provisioning");
-			rc = -ECANCELED;
-			break;
-		}
-		err.msg[0] = '\0';
-		rc = prov->provision(pstate, i, &inst, &err);
-		if (!rc && inst.state != SKY_INST_RUNNING)
-			rc = prov->get_instance(pstate, &inst, &err);
-		pthread_mutex_lock(&g.lock);
-		p->nodes[i].inst = inst;
-		if (!rc) {
-			p->nodes[i].up_since = sky_now();
-			p->nodes[i].price = c->offer.price_usd_per_hour;
-			pool_event(p, "node %s provisioned: %s at %s", p->nodes[i].name, inst.id,
-				   inst.address);
-		}
-		pthread_mutex_unlock(&g.lock);
+		each_node(p, provision_node, &pa);
+		rc = pa.rc;
+		err = pa.err;
 	}
 	if (!rc) {
 		w->prov = prov;
@@ -270,6 +378,11 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	}
 	snprintf(reason, len, "%s", err.msg[0] ? err.msg : strerror(-rc));
 	walk_record(w, c, 0, reason);
+	if (rc == -EACCES && w->n_unusable < (int)SKY_ARRAY_SIZE(w->unusable)) {
+		w->unusable[w->n_unusable].prov = prov;
+		sky_strlcpy(w->unusable[w->n_unusable++].reason, reason,
+			    sizeof(w->unusable[0].reason));
+	}
 	sky_provider_note_error(prov->name, reason);
 	/* give back what this candidate got before the next one is tried */
 	teardown_all(p, prov, pstate);
@@ -296,34 +409,32 @@ static int node_unreachable(const struct sky_pool *p)
 	return 0;
 }
 
-/* Runs setup on every provisioned node; the ready ones take jobs at once. */
-static void setup_nodes(struct sky_pool *p)
+/* Runs setup on node i (a thread of each_node); it takes jobs at once. */
+static int setup_node(struct sky_pool *p, int i, void *arg)
 {
-	int i;
+	struct sky_node *n = &p->nodes[i];
+	int stop, bad;
 
-	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
-		int stop, bad;
-
-		pthread_mutex_lock(&g.lock);
-		stop = p->stop != STOP_NONE;
-		pthread_mutex_unlock(&g.lock);
-		bad = p->spec.setup && !stop && run_setup(p, n);
-		pthread_mutex_lock(&g.lock);
-		if (bad) {
-			n->state = NODE_FAILED;
-			pool_event(p, "node %s: %s", n->name, n->error);
-		} else if (!p->stop && n->unreachable_since) {
-			/* it dropped before it was ready; it may still come back */
-			n->state = NODE_UNREACHABLE;
-			pool_event(p, "%s %s", n->name, n->error);
-		} else if (!p->stop) {
-			n->state = NODE_READY;
-			pool_event(p, "node %s ready", n->name);
-			sched_kick();
-		}
-		pthread_mutex_unlock(&g.lock);
+	(void)arg;
+	pthread_mutex_lock(&g.lock);
+	stop = p->stop != STOP_NONE;
+	pthread_mutex_unlock(&g.lock);
+	bad = p->spec.setup && !stop && run_setup(p, n);
+	pthread_mutex_lock(&g.lock);
+	if (bad) {
+		n->state = NODE_FAILED;
+		pool_event(p, "node %s: %s", n->name, n->error);
+	} else if (!p->stop && n->unreachable_since) {
+		/* it dropped before it was ready; it may still come back */
+		n->state = NODE_UNREACHABLE;
+		pool_event(p, "%s %s", n->name, n->error);
+	} else if (!p->stop && n->state == NODE_PROVISIONING) {
+		n->state = NODE_READY;
+		pool_event(p, "node %s ready", n->name);
+		sched_kick();
 	}
+	pthread_mutex_unlock(&g.lock);
+	return 0;
 }
 
 /* "every candidate failed: local local: 6 x A100 needed ...; aws ..." for
@@ -390,7 +501,7 @@ static void *pool_worker(void *arg)
 	}
 	pthread_mutex_unlock(&g.lock);
 	if (found >= 0)
-		setup_nodes(p);
+		each_node(p, setup_node, NULL);
 	pthread_mutex_lock(&g.lock);
 	/* counted now: a node may have dropped since its setup */
 	for (ready = 0, i = 0; i < p->n_nodes; i++)

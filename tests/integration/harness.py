@@ -259,7 +259,11 @@ class Daemon:
         self.state_dir = state_dir
         self.mnt = mnt
         self.log = log
-        self.env = dict(os.environ)
+        # hermetic: no AWS credentials, profile or endpoint of the machine
+        # running the tests reaches the daemon; a test gives its own
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(state_dir, "no-aws-credentials")
+        self.env["AWS_CONFIG_FILE"] = os.path.join(state_dir, "no-aws-config")
         if env:
             self.env.update(env)
         self.args = list(args)

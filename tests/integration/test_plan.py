@@ -193,8 +193,12 @@ class Providers(PlanCase):
         self.assertEqual(st["last_error"], "none")
         self.assertNotIn("snapshot", st)
 
+        # aws is implemented; without credentials it says where it looked
         st = kv_lines(read(os.path.join(provs, "aws", "status")))
-        self.assertEqual(st["implemented"], "no")
+        self.assertEqual(st["implemented"], "yes")
+        self.assertTrue(st["configured"].startswith("no (no AWS credentials"), st)
+        self.assertIn("no-aws-credentials", st["configured"])
+        self.assertEqual(st["usable"], "no")
         self.assertEqual(st["snapshot"], SNAPSHOT_DATE)
         self.assertGreater(int(st["offers_snapshot"]), 0)
         self.assertEqual(st["offers_live"], "0")
@@ -425,13 +429,17 @@ class Walk(PlanCase):
                              ("aws", "on-demand", ""), r["line"])
         # tried: each failed row with its reason, then the one in use
         self.assertEqual(len(tried), len(before) + 1, tried)
-        for r, t in zip(before, tried):
+        # aws has no credentials here: its first candidate says so, the
+        # others are skipped for the same reason, without another attempt
+        for i, (r, t) in enumerate(zip(before, tried)):
             self.assertTrue(t.startswith("%d aws %s %s spot: " % (r["rank"], r["offer"],
                                                                   r["region"])), t)
-            self.assertIn("not available in this build", t)
+            self.assertIn("no AWS credentials", t)
+            if i:
+                self.assertIn("skipped: aws is unusable", t)
         self.assertRegex(tried[-1], r"^%d local .* in use$" % used["rank"])
         events = read(os.path.join(pool, "events"))
-        self.assertEqual(events.count("not available in this build"), len(before), events)
+        self.assertEqual(events.count("trying aws"), 1, events)
         self.assertIn("trying local", events)
         st = kv_lines(status)
         self.assertEqual(st["provider"], "local")
@@ -459,7 +467,7 @@ class Walk(PlanCase):
         err = [ln for ln in status.splitlines() if ln.startswith("error:")]
         self.assertEqual(len(err), 1, status)
         self.assertIn("every candidate failed", err[0])
-        self.assertIn("not available in this build", err[0])
+        self.assertIn("no AWS credentials", err[0])
         _, rows, tried = parse_plan(read(os.path.join(pool, "plan")))
         self.assertTrue(rows)
         self.assertEqual({r["status"] for r in rows}, {"failed"}, rows)
@@ -467,7 +475,7 @@ class Walk(PlanCase):
         for r, t in zip(rows, tried):
             self.assertTrue(t.startswith("%d aws %s %s %s: " % (r["rank"], r["offer"],
                                                                r["region"], r["market"])), t)
-            self.assertIn("not available in this build", t)
+            self.assertIn("no AWS credentials", t)
         self.assertEqual(float(kv_lines(read(os.path.join(pool, "cost")))["rate_usd_per_hour"]),
                          0)
         # a failed pool takes a new spec

@@ -89,6 +89,10 @@ static __attribute__((unused)) void assert_defaults(const struct sky_spec *s)
 	assert_int_equal(s->host_key_policy, SKY_HOST_KEY_STRICT);
 	assert_int_equal(s->node_timeout_s, 60);
 	assert_int_equal(s->max_attempts, 3);
+	assert_null(s->image);
+	assert_null(s->ssh_user);
+	assert_null(s->ssh_cidr);
+	assert_int_equal(s->boot_timeout_s, 600);
 	assert_one_alternative(s);
 }
 
