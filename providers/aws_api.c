@@ -3,6 +3,7 @@
 #define LOG_MODULE "aws"
 #include "providers/aws_api.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libxml/parser.h>
 #include <stdarg.h>
@@ -141,6 +142,26 @@ void aws_xml_root_text(xmlDoc *doc, const char *name, char *buf, size_t len)
 	text_at(xmlDocGetRootElement(doc), buf, len, name, (const char *)NULL);
 }
 
+/* EC2's messages may span lines (SignatureDoesNotMatch quotes the whole
+ * canonical request); status and events take one line. */
+static void one_line(char *s)
+{
+	char *r, *w = s;
+	int space = 0;
+
+	for (r = s; *r; r++) {
+		if (isspace((unsigned char)*r)) {
+			space = w != s;
+			continue;
+		}
+		if (space)
+			*w++ = ' ';
+		space = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
 int aws_parse_answer(const char *body, size_t len, long http_status, xmlDoc **doc,
 		     struct aws_error *e)
 {
@@ -164,6 +185,7 @@ int aws_parse_answer(const char *body, size_t len, long http_status, xmlDoc **do
 	if (!strcmp((const char *)root->name, "Response") || err || http_status >= 300) {
 		TEXT(err, e->code, "Code");
 		TEXT(err, e->message, "Message");
+		one_line(e->message);
 		e->http_status = http_status;
 		e->kind = aws_err_classify(e->code, http_status);
 		if (!e->message[0])

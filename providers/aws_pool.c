@@ -56,8 +56,8 @@ int aws_pcall(struct aws_client *c, const char *action, const struct sky_buf *pa
 	aws_note_call(c, rc, &e);
 	if (rc && err) {
 		if (e.kind == AWS_E_AUTH)
-			sky_err_set(err, "aws: %s refused (%s: %s); check the credentials (%s)",
-				    action, e.code, e.message, c->creds.source);
+			sky_err_set(err, "aws: credentials refused, check them (%s): %s: %s: %s",
+				    c->creds.source, action, e.code, e.message);
 		else
 			sky_err_set(err, "aws: %s: %s%s%s%s", what, e.code, e.code[0] ? ": " : "",
 				    e.message, e.attempts > 1 ? " (after retries)" : "");

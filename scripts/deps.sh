@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
           libjansson-dev zlib1g-dev libcmocka-dev python3 tar gzip procps
-          libssh2-1-dev libssl-dev openssh-client openssh-server)
+          libssh2-1-dev libssl-dev openssh-client openssh-server
+          libcurl4-openssl-dev libxml2-dev)
 
 missing=()
 for p in "${packages[@]}"; do

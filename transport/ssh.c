@@ -40,17 +40,19 @@ static void wake(struct sky_ssh_conn *c)
 
 static void set_state(struct sky_ssh_conn *c, int up, int rc, const char *msg)
 {
+	/* a refused host key is not an outage: that is not the machine */
+	int report = up ? 1 : rc == -EPERM ? -1 : 0;
 	int changed;
 
 	pthread_mutex_lock(&c->lock);
-	changed = c->up != up;
+	changed = c->up != up || (report < 0 && c->last_rc != -EPERM);
 	c->up = up;
 	c->last_rc = rc;
 	snprintf(c->last_msg, sizeof(c->last_msg), "%s", msg ? msg : "");
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (changed && c->p.state)
-		c->p.state(c->p.state_arg, up, msg);
+		c->p.state(c->p.state_arg, report, msg);
 }
 
 /* ---- connecting ----------------------------------------------------------- */

@@ -43,9 +43,11 @@ struct sky_ssh_params {
 	int node_timeout_s;              /* silence that kills a session; 60 when 0 */
 	char remote_dir[1024];           /* node-side base for job directories;
 					  * "" = ~/.skyfs/<pool> (made on connect) */
-	/* Connection state changes (up = 1 after connect + auth, 0 when lost),
-	 * called from the connection's thread without any lock held; why is
-	 * the reason when down. May be NULL. */
+	/* Connection state changes (up = 1 after connect + auth, 0 when lost,
+	 * -1 when a reconnection met a host key that the policy refuses: not
+	 * the machine it was, reported once per refusal streak), called from
+	 * the connection's thread without any lock held; why is the reason
+	 * when down. May be NULL. */
 	void (*state)(void *arg, int up, const char *why);
 	void *state_arg;
 };

@@ -30,6 +30,12 @@ claimed with an flock on /run/sshnodes/ADDRESS_PORT.lock for the object's
 lifetime, so that concurrent test runs never pick the same one, not even while
 a node is down between kill() and restart(). Every subprocess call and every
 wait has a timeout.
+
+The building blocks are module functions too, for other harnesses that run
+sshd test nodes (tests/fakes/fake_ec2.py): ensure_user(), prepare_sshd(),
+make_searchable(), keygen(), claim_address() / release_claim(),
+write_sshd_config(), spawn_sshd(), sshd_ready(), sshd_pids(), signal_sshd(),
+kill_sshd(), stop_sshds(), kill_survivors(), log_tail_of().
 """
 
 import fcntl
@@ -163,6 +169,275 @@ def _environ(pid):
         return b""
 
 
+# ---- building blocks (also used by tests/fakes/fake_ec2.py) -----------------
+
+def make_searchable(path, what="the login user could not read files there"):
+    """sshd reads AuthorizedKeysFile as the login user: every directory above
+    it needs o+x. Adds it (search only, no listing) to path and to its parents
+    inside the temporary directory (a mkdtemp directory is 0700); a parent
+    elsewhere (/root, ...) is not touched but reported (RuntimeError, with
+    `what` saying what would fail)."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    p = path
+    while p != "/":
+        st = os.stat(p)
+        if st.st_mode & 0o001 == 0:
+            real = os.path.realpath(p)
+            if p == path or (real.startswith(tmp + "/") and st.st_uid == os.geteuid()):
+                os.chmod(p, (st.st_mode & 0o7777) | 0o001)
+            else:
+                raise RuntimeError("%s: %s is not searchable by others; use a workdir under %s"
+                                   % (what, p, tmp))
+        p = os.path.dirname(p)
+
+
+def prepare_sshd():
+    """Creates sshd's privilege separation directory (/run/sshd); needs root."""
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+
+
+def keygen(path, comment, key_type="ed25519"):
+    """A fresh key pair without passphrase at path (and path.pub), replacing
+    any there."""
+    for f in (path, path + ".pub"):
+        if os.path.exists(f):
+            os.unlink(f)
+    run([SSH_KEYGEN, "-q", "-t", key_type, "-N", "", "-C", comment, "-f", path], check=True)
+
+
+def can_bind(address, port):
+    """The port bound when a TCP socket can bind address:port (0: any), else None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+        return s.getsockname()[1]
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def claim_address(address, port):
+    """Takes address:port until release_claim(fd): an exclusive flock on
+    /run/sshnodes/ADDRESS_PORT.lock (every other claimant, in this process or
+    another, skips it; the kernel drops it when the process dies) and a bind
+    probe (nothing else listens there). Returns the lock's fd, or None when
+    the address is taken."""
+    os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
+    fd = os.open(os.path.join(LOCK_DIR, "%s_%d.lock" % (address, port)),
+                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    if not can_bind(address, port):
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_claim(fd):
+    """Gives back what claim_address() took."""
+    if fd is not None:
+        os.close(fd)
+
+
+def sshd_config_lines(address, port, host_key, authorized_keys, pidfile,
+                      log_level="VERBOSE", comment="skyfs test node"):
+    """The sshd_config that works on these machines (see
+    shared/reference/machine-notes.md), as a list of lines."""
+    return [
+        "# %s (written by tests/integration/sshnodes.py)" % comment,
+        "ListenAddress %s" % address,
+        "Port %d" % port,
+        "HostKey %s" % host_key,
+        "PidFile %s" % pidfile,
+        "AuthorizedKeysFile %s" % authorized_keys,
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "UseDNS no",
+        "PrintMotd no",
+        "PrintLastLog no",
+        "Subsystem sftp internal-sftp",
+        "MaxStartups 100:30:200",
+        "MaxSessions 50",
+        "LogLevel %s" % log_level,
+        # ClientAliveInterval / ClientAliveCountMax deliberately unset
+    ]
+
+
+def write_sshd_config(path, address, port, host_key, authorized_keys, pidfile,
+                      log_level="VERBOSE", comment="skyfs test node"):
+    """Writes sshd_config_lines() to path."""
+    with open(path, "w") as f:
+        f.write("\n".join(sshd_config_lines(address, port, host_key, authorized_keys, pidfile,
+                                            log_level, comment)) + "\n")
+
+
+def spawn_sshd(config, log, pidfile, address, port):
+    """Starts `sshd -D -f config -E log` in its own session (after removing a
+    stale pidfile and marking the start in the log); returns its Popen. Wait
+    with sshd_ready()."""
+    try:
+        os.unlink(pidfile)
+    except FileNotFoundError:
+        pass
+    with open(log, "ab") as f:
+        f.write((_START_MARK + " %s on %s:%d\n"
+                 % (time.strftime("%H:%M:%S"), address, port)).encode())
+    return subprocess.Popen([SSHD, "-D", "-f", config, "-E", log],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def sshd_ready(proc, pidfile, address, port):
+    """True when proc wrote its pid to pidfile and address:port accepts TCP."""
+    try:
+        with open(pidfile) as f:
+            if int(f.read().strip() or 0) != proc.pid:
+                return False
+    except (OSError, ValueError):
+        return False
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def log_tail_of(path, lines=30, since_start=False):
+    """The last lines of an sshd log written through spawn_sshd() (only those
+    of its latest start when since_start)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace").splitlines()
+    if since_start:
+        marks = [k for k, line in enumerate(text) if line.startswith(_START_MARK)]
+        if marks:
+            text = text[marks[-1]:]
+    return "\n".join(text[-lines:])
+
+
+def sshd_pids(proc, address, port, uid):
+    """An sshd's listener (first, while alive), everything below it, and any
+    process of uid whose SSH_CONNECTION ends in address and port (a job that
+    detached from its session)."""
+    if proc is None:
+        return []
+    pids = []
+    if proc.poll() is None:
+        pids.append(proc.pid)
+        pids += descendants(proc.pid)
+    tag = (" %s %d" % (address, port)).encode()
+    for pid in _all_pids():
+        if pid in pids:
+            continue
+        try:
+            if os.stat("/proc/%d" % pid).st_uid != uid:
+                continue
+        except OSError:
+            continue
+        for var in _environ(pid).split(b"\0"):
+            if var.startswith(b"SSH_CONNECTION=") and var.endswith(tag):
+                if pid_alive(pid):
+                    pids.append(pid)
+                break
+    return pids
+
+
+def signal_sshd(proc, address, port, uid, sig):
+    """Sends sig to an sshd's listener first (so that it forks nothing new)
+    and its sessions (sshd_pids()), repeating until no new pid shows up.
+    Returns the sorted pids signalled."""
+    done = set()
+    for _ in range(10):
+        pids = [p for p in sshd_pids(proc, address, port, uid) if p not in done]
+        if not pids:
+            break
+        for pid in pids:
+            _signal(pid, sig)
+        done.update(pids)
+    return sorted(done)
+
+
+def kill_sshd(proc, address, port, uid, timeout=5.0):
+    """SIGKILLs an sshd's listener and sessions and reaps the listener; returns
+    the pids killed. RuntimeError when the listener survives."""
+    pids = signal_sshd(proc, address, port, uid, signal.SIGKILL)
+    if proc is not None:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("sshnodes: sshd %d survived SIGKILL" % proc.pid)
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return pids
+
+
+def stop_sshds(sshds, uid, grace=TERM_GRACE):
+    """Stops several sshds and their sessions together: SIGCONT (for paused
+    ones), SIGTERM, SIGKILL after grace seconds, reap. sshds: (Popen or None,
+    address, port). Returns every pid seen; survivors() of them are left."""
+    procs = []
+    seen = set()
+    for proc, address, port in sshds:
+        if proc is None:
+            continue
+        pids = sshd_pids(proc, address, port, uid)
+        seen.update(pids)
+        for pid in pids:
+            _signal(pid, signal.SIGCONT)
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        procs.append((proc, address, port, pids))
+
+    def alive(proc, pid):
+        if pid == proc.pid:
+            return proc.poll() is None
+        return pid_alive(pid)
+
+    deadline = time.monotonic() + grace
+    for proc, _, _, pids in procs:
+        while time.monotonic() < deadline and any(alive(proc, p) for p in pids):
+            time.sleep(0.02)
+    for proc, address, port, pids in procs:
+        more = sshd_pids(proc, address, port, uid)
+        seen.update(more)
+        for pid in more + pids:
+            if alive(proc, pid):
+                _signal(pid, signal.SIGKILL)
+    for proc, _, _, _ in procs:
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
+    return seen
+
+
+def kill_survivors(pids):
+    """SIGKILLs whichever of pids are still alive (one more round for anything
+    forked while they were being signalled); returns those alive after that."""
+    left = sorted(p for p in pids if pid_alive(p))
+    if left:
+        for pid in left:
+            _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and any(pid_alive(p) for p in left):
+            time.sleep(0.02)
+        left = sorted(p for p in left if pid_alive(p))
+    return left
+
+
 # ---- the nodes ---------------------------------------------------------------
 
 class _Node:
@@ -204,7 +479,7 @@ class SshNodes:
         os.makedirs(self.workdir, exist_ok=True)
         self._pw = ensure_user(user)
         self.uid, self.gid = self._pw.pw_uid, self._pw.pw_gid
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        prepare_sshd()
         self._make_searchable(self.workdir)
 
         if not os.path.exists(self.identity):
@@ -236,29 +511,12 @@ class SshNodes:
 
     def _make_searchable(self, path):
         """sshd reads AuthorizedKeysFile as the login user: every directory
-        above it needs o+x. Adds it (search only, no listing) to workdir and
-        to its parents inside the temporary directory (a mkdtemp directory is
-        0700); a parent elsewhere (/root, ...) is not touched but reported."""
-        tmp = os.path.realpath(tempfile.gettempdir())
-        p = path
-        while p != "/":
-            st = os.stat(p)
-            if st.st_mode & 0o001 == 0:
-                real = os.path.realpath(p)
-                if p == path or (real.startswith(tmp + "/") and st.st_uid == os.geteuid()):
-                    os.chmod(p, (st.st_mode & 0o7777) | 0o001)
-                else:
-                    raise RuntimeError("SshNodes: %s is not searchable by others, so user %s "
-                                       "could not read %s; use a workdir under %s"
-                                       % (p, self.user, self.authorized_keys, tmp))
-            p = os.path.dirname(p)
+        above it needs o+x (see make_searchable())."""
+        make_searchable(path, "SshNodes: user %s could not read %s" % (self.user,
+                                                                      self.authorized_keys))
 
     def _keygen(self, path, comment):
-        for f in (path, path + ".pub"):
-            if os.path.exists(f):
-                os.unlink(f)
-        run([SSH_KEYGEN, "-q", "-t", self.key_type, "-N", "", "-C", comment, "-f", path],
-            check=True)
+        keygen(path, comment, self.key_type)
 
     def _new_host_key(self, node):
         node.generation += 1
@@ -267,39 +525,21 @@ class SshNodes:
 
     @staticmethod
     def _can_bind(address, port):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((address, port))
-            return s.getsockname()[1]
-        except OSError:
-            return None
-        finally:
-            s.close()
+        return can_bind(address, port)
 
     def _claim(self, address, port):
         """Takes address:port for this object's lifetime: an exclusive flock on
         /run/sshnodes/ADDRESS_PORT.lock (other SshNodes, in this process or
         another, skip it; the kernel drops it when the process dies) and a bind
         probe (nothing else listens there). True when claimed."""
-        os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
-        fd = os.open(os.path.join(LOCK_DIR, "%s_%d.lock" % (address, port)),
-                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        if not self._can_bind(address, port):
-            os.close(fd)
+        fd = claim_address(address, port)
+        if fd is None:
             return False
         self._claims[(address, port)] = fd
         return True
 
     def _release(self, address, port):
-        fd = self._claims.pop((address, port), None)
-        if fd is not None:
-            os.close(fd)
+        release_claim(self._claims.pop((address, port), None))
 
     def _pick_address(self, i, avoid_default=False):
         addr = "127.0.0.%d" % (2 + i)
@@ -322,30 +562,9 @@ class SshNodes:
             self._release(*key)
 
     def _write_config(self, node):
-        lines = [
-            "# skyfs test node %d (written by tests/integration/sshnodes.py)" % node.index,
-            "ListenAddress %s" % node.address,
-            "Port %d" % node.port,
-            "HostKey %s" % node.host_key,
-            "PidFile %s" % node.pidfile,
-            "AuthorizedKeysFile %s" % self.authorized_keys,
-            "PermitRootLogin prohibit-password",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "StrictModes no",
-            "UseDNS no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "Subsystem sftp internal-sftp",
-            "MaxStartups 100:30:200",
-            "MaxSessions 50",
-            "LogLevel %s" % self.log_level,
-            # ClientAliveInterval / ClientAliveCountMax deliberately unset
-        ]
-        with open(node.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_sshd_config(node.config, node.address, node.port, node.host_key,
+                          self.authorized_keys, node.pidfile, self.log_level,
+                          "skyfs test node %d" % node.index)
 
     # ---- lifecycle ----
 
@@ -379,30 +598,11 @@ class SshNodes:
         self.write_known_hosts()
 
     def _spawn(self, node):
-        try:
-            os.unlink(node.pidfile)
-        except FileNotFoundError:
-            pass
-        with open(node.log, "ab") as log:
-            log.write((_START_MARK + " %s on %s:%d\n"
-                       % (time.strftime("%H:%M:%S"), node.address, node.port)).encode())
-        node.proc = subprocess.Popen([SSHD, "-D", "-f", node.config, "-E", node.log],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        node.proc = spawn_sshd(node.config, node.log, node.pidfile, node.address, node.port)
         self.pids_seen.add(node.proc.pid)
 
     def _ready(self, node):
-        try:
-            with open(node.pidfile) as f:
-                if int(f.read().strip() or 0) != node.proc.pid:
-                    return False
-        except (OSError, ValueError):
-            return False
-        try:
-            with socket.create_connection((node.address, node.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return sshd_ready(node.proc, node.pidfile, node.address, node.port)
 
     def _wait_ready(self, node, deadline, allow_fallback=False):
         fallbacks = 3 if allow_fallback else 0
@@ -432,37 +632,12 @@ class SshNodes:
         """Stops every node and its sessions: SIGCONT (for paused ones),
         SIGTERM, SIGKILL after 3 s. Raises RuntimeError if any pid this
         object started or saw survives."""
-        procs = []
-        for node in self.nodes if hasattr(self, "nodes") else ():
-            if node.proc is None:
-                continue
-            pids = self._node_pids(node)
-            self.pids_seen.update(pids)
-            for pid in pids:
-                _signal(pid, signal.SIGCONT)
-            for pid in pids:
-                _signal(pid, signal.SIGTERM)
-            procs.append((node, pids))
-        deadline = time.monotonic() + TERM_GRACE
-        for node, pids in procs:
-            while time.monotonic() < deadline and any(self._alive(node, p) for p in pids):
-                time.sleep(0.02)
-        for node, pids in procs:
-            for pid in self._node_pids(node) + pids:
-                if self._alive(node, pid):
-                    _signal(pid, signal.SIGKILL)
-        for node, _ in procs:
-            try:
-                node.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
-        survivors = self.survivors()
-        if survivors:
-            # one more round for anything forked while we were signalling
-            for pid in survivors:
-                _signal(pid, signal.SIGKILL)
-            time.sleep(0.1)
-            survivors = self.survivors()
+        sshds = [(node.proc, node.address, node.port)
+                 for node in (self.nodes if hasattr(self, "nodes") else ())
+                 if node.proc is not None]
+        self.pids_seen.update(stop_sshds(sshds, self._pw.pw_uid if hasattr(self, "_pw") else -1))
+        if self.survivors():
+            survivors = kill_survivors(self.pids_seen)
             if survivors:
                 raise RuntimeError("SshNodes: processes left behind: %s" % survivors)
 
@@ -487,27 +662,7 @@ class SshNodes:
         """The node's listener (first), everything below it, and any process of
         the login user whose SSH_CONNECTION ends in this node's address and port
         (a job that detached from its session)."""
-        if node.proc is None:
-            return []
-        pids = []
-        if node.proc.poll() is None:
-            pids.append(node.proc.pid)
-            pids += descendants(node.proc.pid)
-        tag = (" %s %d" % (node.address, node.port)).encode()
-        for pid in _all_pids():
-            if pid in pids:
-                continue
-            try:
-                if os.stat("/proc/%d" % pid).st_uid != self._pw.pw_uid:
-                    continue
-            except OSError:
-                continue
-            for var in _environ(pid).split(b"\0"):
-                if var.startswith(b"SSH_CONNECTION=") and var.endswith(tag):
-                    if pid_alive(pid):
-                        pids.append(pid)
-                    break
-        return pids
+        return sshd_pids(node.proc, node.address, node.port, self._pw.pw_uid)
 
     def session_pids(self, i):
         """Pids of node i's sessions (the listener excluded)."""
@@ -521,16 +676,9 @@ class SshNodes:
     def _signal_node(self, node, sig):
         # stop/kill the listener first so that it forks nothing new, then
         # repeat until no new descendant shows up
-        done = set()
-        for _ in range(10):
-            pids = [p for p in self._node_pids(node) if p not in done]
-            if not pids:
-                break
-            for pid in pids:
-                _signal(pid, sig)
-            done.update(pids)
+        done = signal_sshd(node.proc, node.address, node.port, self._pw.pw_uid, sig)
         self.pids_seen.update(done)
-        return sorted(done)
+        return done
 
     def pause(self, i):
         """SIGSTOPs node i's sshd and every session process of it: new
@@ -587,17 +735,7 @@ class SshNodes:
     def log_tail(self, i, lines=30, since_start=False):
         """The last lines of node i's sshd log (only those of its latest start
         when since_start)."""
-        try:
-            with open(self._node(i).log, "rb") as f:
-                data = f.read()
-        except OSError:
-            return ""
-        text = data.decode("utf-8", "replace").splitlines()
-        if since_start:
-            marks = [k for k, line in enumerate(text) if line.startswith(_START_MARK)]
-            if marks:
-                text = text[marks[-1]:]
-        return "\n".join(text[-lines:])
+        return log_tail_of(self._node(i).log, lines, since_start)
 
     def log_tails(self, lines=30):
         """[(log path, tail)] of every node, for a test's failure report."""
