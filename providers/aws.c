@@ -352,6 +352,8 @@ static int connect_node(struct aws_state *st, struct aws_node *an, const char *a
 			sky_err_set(err, "aws: %s at %s: host key refused: %s", an->id, address, msg);
 			return rc;
 		}
+		log_debug("%s at %s: not reachable yet (%s), retrying", an->id, address,
+			 msg[0] ? msg : strerror(-rc));
 		if (sky_mono() + 1 >= deadline) {
 			sky_err_set(err, "aws: %s at %s: SSH not reachable: %s", an->id, address,
 				    msg[0] ? msg : strerror(-rc));
@@ -579,7 +581,7 @@ static int aws_teardown(void *state, struct sky_err *err)
 				rc = r;
 			break;
 		}
-		sleep(2);
+		sleep(1);
 	}
 	if (st->key_imported && (r = aws_delete_key_pair(st, err)) && !rc)
 		rc = r;

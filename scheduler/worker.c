@@ -100,7 +100,7 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
  * once: provisioning, setup and termination wait on the network, and 64
  * nodes one after another would cost 64 round trips. fn is called without
  * the lock; it returns non-zero to stop the nodes not started yet. */
-#define PARALLEL_MAX 16
+#define PARALLEL_MAX 64
 
 struct each_node {
 	struct sky_pool *p;
