@@ -158,6 +158,20 @@ class AwsTest(AwsBase):
         os.rmdir(pool)
         self.assertAllGone()
 
+    def test_type_capacity_moves_to_the_next_type(self):
+        # A10G:1 is offered by two types; the cheaper has no capacity
+        self.ec2.capacity_error_types = {"g5.xlarge"}
+        pool = self.make_pool("ty", BASE.replace("T4", "A10G") + "allocation = on-demand\n",
+                              "ready", timeout=60)
+        tried = parse_tried(read(os.path.join(pool, "plan")))
+        self.assertEqual(len(tried), 2, tried)
+        self.assertIn("g5.xlarge", tried[0])
+        self.assertIn("InsufficientInstanceCapacity", tried[0])
+        self.assertIn("g5.2xlarge", tried[1])
+        self.assertEqual([i["type"] for i in self.ec2.live_instances()], ["g5.2xlarge"])
+        os.rmdir(pool)
+        self.assertAllGone()
+
     def test_throttling_server_errors_and_a_slow_answer_are_retried(self):
         self.ec2.throttle_next = 3
         self.ec2.server_error_next = 2
