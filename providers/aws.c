@@ -39,7 +39,7 @@
 #include "transport/sshkey.h"
 
 #define DEFAULT_USER "ubuntu"
-#define POLL_S 1.0
+#define POLL_S 0.5
 #define SSH_TRY_S 10               /* one connection attempt to a booting node */
 #define TERMINATE_DEADLINE_S 120
 #define GROUP_DELETE_DEADLINE_S 300

@@ -15,7 +15,7 @@
 #include "providers/provider.h"
 #include "transport/sshkey.h"
 
-#define CACHE_FRESH_S 1.0          /* a DescribeInstances serves every waiter this long */
+#define CACHE_FRESH_S 0.5          /* a DescribeInstances serves every waiter this long */
 
 struct sky_spec;
 struct sky_ssh_conn;
