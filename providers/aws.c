@@ -40,7 +40,6 @@
 
 #define DEFAULT_USER "ubuntu"
 #define POLL_S 0.5
-#define SSH_TRY_S 10               /* one connection attempt to a booting node */
 #define TERMINATE_DEADLINE_S 120
 #define GROUP_DELETE_DEADLINE_S 300
 
@@ -54,7 +53,7 @@ static void state_free(struct aws_state *st)
 		sky_ssh_close(st->nodes[i].conn);
 	aws_client_fini(&st->api);
 	pthread_mutex_destroy(&st->lock);
-	pthread_cond_destroy(&st->cond);
+	sky_cloud_poll_destroy(&st->poll);
 	free(st->seen);
 	free(st->nodes);
 	free(st);
@@ -66,14 +65,12 @@ static int aws_prepare(const struct sky_pool_info *pool, void **state, struct sk
 {
 	struct aws_state *st;
 	unsigned char rnd[8];
-	char host[128] = "", slug[128];
-	uint32_t h = 2166136261u;
 	int i, rc;
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_cond_init(&st->cond, NULL);
+	sky_cloud_poll_init(&st->poll);
 	st->spec = pool->spec;
 	st->offer = pool->offer;
 	st->n_nodes = pool->spec->nodes;
@@ -92,27 +89,14 @@ static int aws_prepare(const struct sky_pool_info *pool, void **state, struct sk
 	}
 	if ((rc = aws_client_for(&st->api, pool->offer->region, err)))
 		goto fail;
-	gethostname(host, sizeof(host) - 1);
-	/* two machines may well have the same state directory and pool name */
-	sky_pool_slug(pool, slug, sizeof(slug));
-	for (i = 0; host[i]; i++)
-		h = (h ^ (unsigned char)host[i]) * 16777619u;
-	snprintf(st->pool_id, sizeof(st->pool_id), "%s-%08x", slug, h);
+	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), st->mount_tag,
+			  sizeof(st->mount_tag));
 	RAND_bytes(rnd, sizeof(rnd));
 	for (i = 0; i < (int)sizeof(rnd); i++)
 		snprintf(st->nonce + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(st->key_name, sizeof(st->key_name), "skyfs-%s", st->pool_id);
-	snprintf(st->mount_tag, sizeof(st->mount_tag), "%s:%s", host, pool->state_dir);
-	if ((size_t)snprintf(st->dir, sizeof(st->dir), "%s/aws", pool->state_dir) >=
-	    sizeof(st->dir)) {
-		rc = -ENAMETOOLONG;
+	if ((rc = sky_cloud_dir(pool, "aws", st->dir, sizeof(st->dir), err)))
 		goto fail;
-	}
-	snprintf(st->key_path, sizeof(st->key_path), "%s/id_ed25519", st->dir);
-	if ((rc = sky_mkdir_p(st->dir, 0700))) {
-		sky_err_set(err, "aws: cannot create %s: %s", st->dir, strerror(-rc));
-		goto fail;
-	}
 	if ((rc = aws_find_image(st, err)) || (rc = aws_import_key(st, err)) ||
 	    (rc = aws_create_group(st, err)))
 		goto fail;
@@ -186,26 +170,6 @@ out:
 	if (doc.data)
 		OPENSSL_cleanse(doc.data, doc.len);
 	sky_buf_free(&doc);
-	return rc;
-}
-
-/* A fresh host key for node rank; its private half as text in *key. */
-static int host_key(struct aws_state *st, struct aws_node *an, char **key, struct sky_err *err)
-{
-	char path[4300], comment[160];
-	size_t len = 0;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/host-%d", st->dir, an->rank);
-	snprintf(comment, sizeof(comment), "%s-node-%d", st->key_name, an->rank);
-	sky_sshkey_remove(path);
-	rc = sky_sshkey_host_keypair(path, comment, an->host_pub, sizeof(an->host_pub));
-	if (!rc)
-		rc = sky_read_file(path, key, &len, 64 * 1024);
-	/* the private half lives only in the user data from now on */
-	sky_sshkey_remove(path);
-	if (rc)
-		sky_err_set(err, "aws: cannot make a host key in %s: %s", st->dir, strerror(-rc));
 	return rc;
 }
 
@@ -309,74 +273,24 @@ static int wait_running(struct aws_state *st, struct aws_node *an, struct aws_in
 	}
 }
 
-/* Connects with the pinned host key; retries while sshd is not up yet. */
-static int connect_node(struct aws_state *st, struct aws_node *an, const char *address,
-			double deadline, struct sky_err *err)
-{
-	struct sky_ssh_params p;
-	char msg[512];
-	int rc;
-
-	memset(&p, 0, sizeof(p));
-	sky_strlcpy(p.user, st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER, sizeof(p.user));
-	sky_strlcpy(p.host, address, sizeof(p.host));
-	p.port = 22;
-	sky_strlcpy(p.identity, st->key_path, sizeof(p.identity));
-	p.policy = SKY_HOSTKEY_PINNED;
-	sky_strlcpy(p.pinned_key, an->host_pub, sizeof(p.pinned_key));
-	p.connect_timeout_s = SSH_TRY_S;
-	p.node_timeout_s = st->spec->node_timeout_s > 0 && st->spec->node_timeout_s < 86400 ?
-			   (int)st->spec->node_timeout_s : 60;
-	snprintf(p.remote_dir, sizeof(p.remote_dir), ".skyfs/%s/node-%d", st->pool_id, an->rank);
-	p.state = conn_state;
-	p.state_arg = an;
-	for (;;) {
-		struct sky_ssh_conn *conn = NULL;
-
-		msg[0] = '\0';
-		if ((rc = sky_ssh_open(&p, &conn))) {
-			sky_err_set(err, "aws: %s: %s", an->id, strerror(-rc));
-			return rc;
-		}
-		rc = sky_ssh_wait_up(conn, SSH_TRY_S, msg, sizeof(msg));
-		if (!rc) {
-			pthread_mutex_lock(&st->lock);
-			an->conn = conn;
-			pthread_mutex_unlock(&st->lock);
-			__atomic_store_n(&an->up, 1, __ATOMIC_RELEASE);
-			return 0;
-		}
-		sky_ssh_close(conn);
-		if (rc == -EPERM) {
-			/* not the key skyfs put there: someone else's machine */
-			sky_err_set(err, "aws: %s at %s: host key refused: %s", an->id, address, msg);
-			return rc;
-		}
-		log_debug("%s at %s: not reachable yet (%s), retrying", an->id, address,
-			 msg[0] ? msg : strerror(-rc));
-		if (sky_mono() + 1 >= deadline) {
-			sky_err_set(err, "aws: %s at %s: SSH not reachable: %s", an->id, address,
-				    msg[0] ? msg : strerror(-rc));
-			return rc;
-		}
-		sleep(1);
-	}
-}
-
 static int aws_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct aws_state *st = state;
 	struct aws_node *an;
 	struct aws_instance in = { 0 };
 	struct sky_buf ud = { 0 };
-	char *key = NULL;
+	struct sky_cloud_ssh ssh = { 0 };
+	struct sky_ssh_conn *conn = NULL;
+	char *key = NULL, comment[200], remote[256];
 	double deadline = boot_deadline(st);
 	int rc, i;
 
 	if (rank < 0 || rank >= st->n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
-	if ((rc = host_key(st, an, &key, err)))
+	snprintf(comment, sizeof(comment), "%s-node-%d", st->key_name, rank);
+	if ((rc = sky_cloud_host_key(st->dir, rank, comment, &key, an->host_pub,
+				     sizeof(an->host_pub), err)))
 		goto out;
 	if ((rc = user_data(key, an->host_pub, &ud))) {
 		sky_err_set(err, "aws: out of memory");
@@ -391,20 +305,34 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 		goto out;
 	sky_strlcpy(inst->address, in.public_ip[0] ? in.public_ip : in.private_ip,
 		    sizeof(inst->address));
-	if ((rc = connect_node(st, an, inst->address, deadline, err)))
+	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
+	ssh.provider = "aws";
+	ssh.id = an->id;
+	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.host = inst->address;
+	ssh.identity = st->key_path;
+	ssh.pinned_key = an->host_pub;
+	ssh.remote_dir = remote;
+	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
+	ssh.deadline = deadline;
+	ssh.state = conn_state;
+	ssh.state_arg = an;
+	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
 		goto out;
+	pthread_mutex_lock(&st->lock);
+	an->conn = conn;
+	pthread_mutex_unlock(&st->lock);
+	__atomic_store_n(&an->up, 1, __ATOMIC_RELEASE);
 	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(an->conn), sizeof(inst->workdir));
 	inst->transport = &sky_transport_ssh;
 	inst->conn = an->conn;
+	sky_strlcpy(inst->host_key, "pinned (made by skyfs)", sizeof(inst->host_key));
 	inst->state = SKY_INST_RUNNING;
 	for (i = 0; i < st->n_devices; i++)
 		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
 	inst->n_devices = st->n_devices;
 out:
-	if (key) {
-		OPENSSL_cleanse(key, strlen(key));
-		free(key);
-	}
+	sky_cloud_free_secret(key);
 	sky_buf_free(&ud);
 	return rc;
 }

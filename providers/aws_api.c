@@ -19,44 +19,41 @@
 #include "providers/http.h"
 
 #define DEFAULT_REGION "us-east-1"
-#define MAX_ATTEMPTS 6
-#define BASE_DELAY_MS 200
-#define MAX_DELAY_MS 5000
 
 /* ---- errors ------------------------------------------------------------------- */
 
 static const struct {
 	const char *code;
-	enum aws_err_kind kind;
+	enum sky_api_kind kind;
 } codes[] = {
-	{ "InsufficientInstanceCapacity", AWS_E_CAPACITY },
-	{ "InsufficientHostCapacity", AWS_E_CAPACITY },
-	{ "InsufficientCapacity", AWS_E_CAPACITY },
-	{ "InsufficientReservedInstanceCapacity", AWS_E_CAPACITY },
-	{ "Unsupported", AWS_E_CAPACITY },   /* the type is not offered in that zone */
-	{ "SpotMaxPriceTooLow", AWS_E_PRICE },
-	{ "MaxSpotInstanceCountExceeded", AWS_E_QUOTA },
-	{ "VcpuLimitExceeded", AWS_E_QUOTA },
-	{ "InstanceLimitExceeded", AWS_E_QUOTA },
-	{ "RequestLimitExceeded", AWS_E_THROTTLE },
-	{ "Throttling", AWS_E_THROTTLE },
-	{ "ThrottlingException", AWS_E_THROTTLE },
-	{ "InternalError", AWS_E_SERVER },
-	{ "InternalFailure", AWS_E_SERVER },
-	{ "ServiceUnavailable", AWS_E_SERVER },
-	{ "Unavailable", AWS_E_SERVER },
-	{ "AuthFailure", AWS_E_AUTH },
-	{ "UnauthorizedOperation", AWS_E_AUTH },
-	{ "SignatureDoesNotMatch", AWS_E_AUTH },
-	{ "InvalidClientTokenId", AWS_E_AUTH },
-	{ "RequestExpired", AWS_E_AUTH },      /* this machine's clock is off */
-	{ "OptInRequired", AWS_E_AUTH },
-	{ "PendingVerification", AWS_E_AUTH },
-	{ "Blocked", AWS_E_AUTH },
-	{ "DependencyViolation", AWS_E_DEPENDENCY },
+	{ "InsufficientInstanceCapacity", SKY_API_CAPACITY },
+	{ "InsufficientHostCapacity", SKY_API_CAPACITY },
+	{ "InsufficientCapacity", SKY_API_CAPACITY },
+	{ "InsufficientReservedInstanceCapacity", SKY_API_CAPACITY },
+	{ "Unsupported", SKY_API_CAPACITY },   /* the type is not offered in that zone */
+	{ "SpotMaxPriceTooLow", SKY_API_PRICE },
+	{ "MaxSpotInstanceCountExceeded", SKY_API_QUOTA },
+	{ "VcpuLimitExceeded", SKY_API_QUOTA },
+	{ "InstanceLimitExceeded", SKY_API_QUOTA },
+	{ "RequestLimitExceeded", SKY_API_THROTTLE },
+	{ "Throttling", SKY_API_THROTTLE },
+	{ "ThrottlingException", SKY_API_THROTTLE },
+	{ "InternalError", SKY_API_SERVER },
+	{ "InternalFailure", SKY_API_SERVER },
+	{ "ServiceUnavailable", SKY_API_SERVER },
+	{ "Unavailable", SKY_API_SERVER },
+	{ "AuthFailure", SKY_API_AUTH },
+	{ "UnauthorizedOperation", SKY_API_AUTH },
+	{ "SignatureDoesNotMatch", SKY_API_AUTH },
+	{ "InvalidClientTokenId", SKY_API_AUTH },
+	{ "RequestExpired", SKY_API_AUTH },      /* this machine's clock is off */
+	{ "OptInRequired", SKY_API_AUTH },
+	{ "PendingVerification", SKY_API_AUTH },
+	{ "Blocked", SKY_API_AUTH },
+	{ "DependencyViolation", SKY_API_DEPENDENCY },
 };
 
-enum aws_err_kind aws_err_classify(const char *code, long http_status)
+enum sky_api_kind aws_err_classify(const char *code, long http_status)
 {
 	size_t i, n = code ? strlen(code) : 0;
 
@@ -64,46 +61,16 @@ enum aws_err_kind aws_err_classify(const char *code, long http_status)
 		if (!strcmp(code, codes[i].code))
 			return codes[i].kind;
 	if (n > 9 && !strcmp(code + n - 9, ".NotFound"))
-		return AWS_E_NOTFOUND;
+		return SKY_API_NOTFOUND;
 	if (n > 10 && !strcmp(code + n - 10, ".Duplicate"))
-		return AWS_E_DUPLICATE;
+		return SKY_API_DUPLICATE;
 	if (http_status == 503)
-		return AWS_E_THROTTLE;
+		return SKY_API_THROTTLE;
 	if (http_status >= 500)
-		return AWS_E_SERVER;
+		return SKY_API_SERVER;
 	if (http_status == 401 || http_status == 403)
-		return AWS_E_AUTH;
-	return http_status ? AWS_E_CLIENT : AWS_E_NETWORK;
-}
-
-int aws_err_errno(enum aws_err_kind kind)
-{
-	switch (kind) {
-	case AWS_E_NONE:
-		return 0;
-	case AWS_E_CAPACITY:
-	case AWS_E_PRICE:
-	case AWS_E_QUOTA:
-		return -EAGAIN;
-	case AWS_E_AUTH:
-		return -EACCES;
-	case AWS_E_NOTFOUND:
-		return -ENOENT;
-	case AWS_E_DUPLICATE:
-		return -EEXIST;
-	case AWS_E_DEPENDENCY:
-		return -EBUSY;
-	case AWS_E_NETWORK:
-	case AWS_E_THROTTLE:
-		return -ETIMEDOUT;
-	default:
-		return -EIO;
-	}
-}
-
-static int retryable(enum aws_err_kind k)
-{
-	return k == AWS_E_THROTTLE || k == AWS_E_SERVER || k == AWS_E_NETWORK;
+		return SKY_API_AUTH;
+	return http_status ? SKY_API_CLIENT : SKY_API_NETWORK;
 }
 
 /* ---- XML ---------------------------------------------------------------------- */
@@ -392,9 +359,7 @@ int aws_client_init(struct aws_client *c, const char *region, char *msg, size_t 
 		rc = -ENOMEM;
 		goto fail;
 	}
-	c->max_attempts = MAX_ATTEMPTS;
-	c->base_delay_ms = BASE_DELAY_MS;
-	c->max_delay_ms = MAX_DELAY_MS;
+	c->retry = SKY_RETRY_DEFAULT;
 	return 0;
 fail:
 	OPENSSL_cleanse(&c->creds, sizeof(c->creds));
@@ -408,30 +373,9 @@ void aws_client_fini(struct aws_client *c)
 	OPENSSL_cleanse(&c->creds, sizeof(c->creds));
 }
 
-/* Full jitter: a uniform wait in [0, min(max, base * 2^attempt)). */
-static void backoff(const struct aws_client *c, int attempt)
-{
-	static __thread unsigned int seed;
-	long cap = c->base_delay_ms;
-	struct timespec ts;
-	long ms;
-
-	if (!seed)
-		seed = (unsigned int)time(NULL) ^ (unsigned int)pthread_self();
-	while (attempt-- > 0 && cap < c->max_delay_ms)
-		cap *= 2;
-	if (cap > c->max_delay_ms)
-		cap = c->max_delay_ms;
-	ms = cap > 0 ? (long)(rand_r(&seed) % cap) : 0;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* One signed POST; 0 with *doc, or -errno with e. */
 static int attempt(struct aws_client *c, const struct sky_buf *body, xmlDoc **doc,
-		   struct aws_error *e)
+		   struct aws_error *e, long *retry_after)
 {
 	struct sky_sigv4_header sh[4];
 	struct sky_sigv4_input in = { 0 };
@@ -480,15 +424,16 @@ static int attempt(struct aws_client *c, const struct sky_buf *body, xmlDoc **do
 	req.timeout_ms = c->timeout_ms;
 	rc = sky_http_do(c->http, &req, &resp);
 	if (rc) {
-		e->kind = rc == -EFBIG || rc == -ENOMEM ? AWS_E_CLIENT : AWS_E_NETWORK;
+		e->kind = rc == -EFBIG || rc == -ENOMEM ? SKY_API_CLIENT : SKY_API_NETWORK;
 		e->http_status = 0;
 		e->code[0] = '\0';
 		snprintf(e->message, sizeof(e->message), "%s: %s", c->host, resp.error);
 		goto out;
 	}
+	*retry_after = resp.retry_after_ms;
 	rc = aws_parse_answer(resp.body.data, resp.body.len, resp.status, doc, e);
 	if (rc == -EIO)
-		rc = aws_err_errno(e->kind) ? aws_err_errno(e->kind) : -EIO;
+		rc = sky_api_errno(e->kind) ? sky_api_errno(e->kind) : -EIO;
 out:
 	/* the signature and the session token must not linger on the heap */
 	for (i = 0; i < SKY_ARRAY_SIZE(hv); i++) {
@@ -517,22 +462,24 @@ int aws_call(struct aws_client *c, const char *action, const struct sky_buf *par
 	if (q.rc) {
 		rc = q.rc;
 		snprintf(e->message, sizeof(e->message), "out of memory");
-		e->kind = AWS_E_CLIENT;
+		e->kind = SKY_API_CLIENT;
 		goto out;
 	}
 	for (n = 0;;) {
+		long retry_after = -1;
+
 		memset(e, 0, sizeof(*e));
-		rc = attempt(c, &body, doc, e);
+		rc = attempt(c, &body, doc, e, &retry_after);
 		e->attempts = ++n;
-		if (!rc || !retryable(e->kind) || n >= c->max_attempts)
+		if (!rc || !sky_api_retryable(e->kind) || n >= c->retry.max_attempts)
 			break;
 		log_debug("%s: %s%s%s, retry %d of %d", action,
-			e->code[0] ? e->code : "", e->code[0] ? ": " : "", e->message, n,
-			c->max_attempts - 1);
-		backoff(c, n - 1);
+			  e->code[0] ? e->code : "", e->code[0] ? ": " : "", e->message, n,
+			  c->retry.max_attempts - 1);
+		sky_retry_wait(&c->retry, n, retry_after);
 	}
 	if (rc && !e->kind)
-		e->kind = AWS_E_CLIENT;
+		e->kind = SKY_API_CLIENT;
 out:
 	sky_buf_free(&body);
 	return rc;

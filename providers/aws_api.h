@@ -16,39 +16,16 @@
 #include <libxml/tree.h>
 
 #include "common/util.h"
+#include "providers/http.h"
 #include "providers/aws_auth.h"
 
 #define AWS_API_VERSION "2016-11-15"
 
-/* What a failed call means to the provider. */
-enum aws_err_kind {
-	AWS_E_NONE,
-	AWS_E_CAPACITY,    /* no capacity for this type/zone: next candidate */
-	AWS_E_PRICE,       /* spot price above the max: next candidate */
-	AWS_E_QUOTA,       /* account limits: next candidate */
-	AWS_E_THROTTLE,    /* retried with backoff */
-	AWS_E_SERVER,      /* 5xx: retried with backoff */
-	AWS_E_NETWORK,     /* no answer (timeout, refused): retried with backoff */
-	AWS_E_AUTH,        /* credentials refused: the provider is unusable */
-	AWS_E_NOTFOUND,    /* the thing named is not there */
-	AWS_E_DUPLICATE,   /* it is there already */
-	AWS_E_DEPENDENCY,  /* still in use (a security group of a live instance) */
-	AWS_E_CLIENT,      /* any other refusal of the request */
-};
+/* A failed call (http.h); code is EC2's <Code>. */
+#define aws_error sky_api_error
 
-struct aws_error {
-	enum aws_err_kind kind;
-	long http_status;              /* 0 when no answer came */
-	char code[64];                 /* EC2's <Code>, "" for none */
-	char message[400];             /* EC2's <Message> or the transport's reason */
-	int attempts;                  /* calls made, retries included */
-};
-
-/* The errno a kind maps to (provider.h: -EAGAIN next candidate, -EACCES
- * provider unusable). */
-int aws_err_errno(enum aws_err_kind kind);
 /* The kind of an EC2 error code and HTTP status (the one table). */
-enum aws_err_kind aws_err_classify(const char *code, long http_status);
+enum sky_api_kind aws_err_classify(const char *code, long http_status);
 
 struct sky_http;
 
@@ -60,9 +37,7 @@ struct aws_client {
 	struct sky_aws_creds creds;
 	struct sky_http *http;
 	int timeout_ms;                /* per attempt; 0 = the HTTP client's default */
-	int max_attempts;              /* throttling, 5xx and no answer; >= 1 */
-	int base_delay_ms;             /* first backoff; doubles, capped at max_delay_ms */
-	int max_delay_ms;
+	struct sky_retry retry;        /* throttling, 5xx and no answer */
 };
 
 /* Credentials (aws_auth.h), the region (region, else the credentials'

@@ -2,7 +2,7 @@
  * the per-pool state, the call wrapper that turns EC2 errors into
  * messages, the pool's instance cache, and the per-pool resources.
  *
- * Locking: aws_state.lock guards seen/n_seen/seen_at/refreshing and each
+ * Locking: aws_state.lock guards seen/n_seen and each
  * node's id and conn; it is never held during a call to EC2 or the
  * transport. Everything else in aws_state is written by prepare() before
  * any other thread sees it, and read-only after. */
@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "providers/aws_api.h"
+#include "providers/cloud.h"
 #include "providers/provider.h"
 #include "transport/sshkey.h"
 
@@ -51,13 +52,9 @@ struct aws_state {
 	int n_nodes;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct sky_cloud_poll poll;      /* one DescribeInstances for every waiter */
 	struct aws_instance *seen;       /* the pool's instances as last described */
 	size_t n_seen;
-	double seen_at;                  /* sky_mono() of that answer; 0 = never */
-	int refreshing;
-	int refresh_rc;
-	char refresh_err[512];
 };
 
 /* One EC2 call; a failure as "aws: <what>: <Code>: <Message>" in err (may

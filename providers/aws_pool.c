@@ -17,6 +17,7 @@
 #include "providers/aws_internal.h"
 #include "providers/http.h"
 #include "scheduler/spec.h"
+#include "providers/cloud.h"
 #include "transport/sshkey.h"
 
 #define DEFAULT_IMAGE_NAME "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*"
@@ -55,7 +56,7 @@ int aws_pcall(struct aws_client *c, const char *action, const struct sky_buf *pa
 
 	aws_note_call(c, rc, &e);
 	if (rc && err) {
-		if (e.kind == AWS_E_AUTH)
+		if (e.kind == SKY_API_AUTH)
 			sky_err_set(err, "aws: credentials refused, check them (%s): %s: %s: %s",
 				    c->creds.source, action, e.code, e.message);
 		else
@@ -133,12 +134,9 @@ int aws_import_key(struct aws_state *st, struct sky_err *err)
 	struct aws_error e;
 	int rc, tries;
 
-	sky_sshkey_remove(st->key_path);
-	if ((rc = sky_sshkey_generate(st->key_path, st->key_name, pub, sizeof(pub)))) {
-		sky_err_set(err, "aws: cannot make the pool's key %s: %s", st->key_path,
-			    strerror(-rc));
+	if ((rc = sky_cloud_login_key(st->dir, st->key_name, st->key_path, sizeof(st->key_path),
+				      pub, sizeof(pub), err)))
 		return rc;
-	}
 	for (tries = 0; tries < 2; tries++) {
 		struct sky_buf q = { 0 };
 		struct sky_aws_query p = { &q, 0 };
@@ -318,29 +316,17 @@ int aws_find_image(struct aws_state *st, struct sky_err *err)
 
 /* Refreshes st->seen unless it is younger than max_age: one thread asks
  * EC2, every other waits for that answer. Lock not held. */
-int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err)
+static int describe(void *arg, struct sky_err *err)
 {
+	struct aws_state *st = arg;
 	struct aws_instance *list = NULL;
 	size_t n = 0;
 	char token[1024] = "";
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
-	while (!(st->seen_at && sky_mono() - st->seen_at < max_age) && st->refreshing)
-		pthread_cond_wait(&st->cond, &st->lock);
-	if (st->seen_at && sky_mono() - st->seen_at < max_age) {
-		rc = st->refresh_rc;
-		if (rc && err)
-			sky_err_set(err, "%s", st->refresh_err);
-		pthread_mutex_unlock(&st->lock);
-		return rc;
-	}
-	st->refreshing = 1;
-	pthread_mutex_unlock(&st->lock);
 	do {
 		struct sky_buf q = { 0 };
 		struct sky_aws_query p = { &q, 0 };
-		struct sky_err e = { { 0 } };
 		xmlDoc *doc = NULL;
 
 		sky_aws_query_add(&p, "Filter.1.Name", "tag:skyfs:pool");
@@ -349,18 +335,12 @@ int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err)
 		sky_aws_query_add(&p, "Filter.2.Value.1", st->mount_tag);
 		if (token[0])
 			sky_aws_query_add(&p, "NextToken", token);
-		rc = p.rc ? p.rc : aws_pcall(&st->api, "DescribeInstances", &q, &doc, &e,
-					"describing the instances", NULL);
+		rc = p.rc ? p.rc : aws_pcall(&st->api, "DescribeInstances", &q, &doc, err,
+					     "describing the instances", NULL);
 		if (!rc)
 			rc = aws_parse_instances(doc, &list, &n, token, sizeof(token));
-		else if (err)
-			*err = e;
 		sky_buf_free(&q);
 		xmlFreeDoc(doc);
-		pthread_mutex_lock(&st->lock);
-		if (rc)
-			sky_strlcpy(st->refresh_err, e.msg, sizeof(st->refresh_err));
-		pthread_mutex_unlock(&st->lock);
 	} while (!rc && token[0]);
 	pthread_mutex_lock(&st->lock);
 	if (!rc) {
@@ -369,13 +349,14 @@ int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err)
 		st->n_seen = n;
 		list = NULL;
 	}
-	st->refresh_rc = rc;
-	st->seen_at = sky_mono();
-	st->refreshing = 0;
-	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
 	free(list);
 	return rc;
+}
+
+int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err)
+{
+	return sky_cloud_poll(&st->poll, max_age, describe, st, err);
 }
 
 /* The cached view of instance id: 0 and *out, -ENOENT when not listed. */

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -100,6 +102,27 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return sky_buf_append(s->b, p, len) ? 0 : len;
 }
 
+/* Retry-After: delta-seconds, or an HTTP date. */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct sky_http_resp *resp = arg;
+	size_t len = size * n;
+	char buf[128];
+	struct tm tm = { 0 };
+
+	if (len < 12 || len >= sizeof(buf) || strncasecmp(p, "retry-after:", 12))
+		return len;
+	memcpy(buf, p + 12, len - 12);
+	buf[len - 12] = '\0';
+	if (strspn(buf, " \t0123456789\r\n") == strlen(buf))
+		resp->retry_after_ms = strtol(buf, NULL, 10) * 1000;
+	else if (strptime(buf + strspn(buf, " \t"), "%a, %d %b %Y %H:%M:%S", &tm))
+		resp->retry_after_ms = ((long)timegm(&tm) - (long)time(NULL)) * 1000;
+	if (resp->retry_after_ms < 0)
+		resp->retry_after_ms = 0;
+	return len;
+}
+
 static int map_curl(CURLcode cc, int too_big)
 {
 	if (too_big)
@@ -137,6 +160,7 @@ int sky_http_do(struct sky_http *h, const struct sky_http_req *req, struct sky_h
 
 	sky_buf_free(&resp->body);
 	resp->status = 0;
+	resp->retry_after_ms = -1;
 	resp->error[0] = '\0';
 	if (!(c = take(h))) {
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
@@ -174,6 +198,8 @@ int sky_http_do(struct sky_http *h, const struct sky_http_req *req, struct sky_h
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "skyfs/" SKYFS_VERSION);
 	cc = curl_easy_perform(c);
@@ -193,6 +219,7 @@ out:
 	/* the handle must not keep pointers into this call's memory */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
 	give_back(h, c);
 	curl_slist_free_all(hdrs);
 	return rc;
@@ -226,4 +253,59 @@ out:
 	curl_free(p);
 	curl_url_cleanup(u);
 	return rc;
+}
+
+/* ---- kinds and retrying ------------------------------------------------------ */
+
+int sky_api_errno(enum sky_api_kind kind)
+{
+	switch (kind) {
+	case SKY_API_OK:
+		return 0;
+	case SKY_API_CAPACITY:
+	case SKY_API_PRICE:
+	case SKY_API_QUOTA:
+		return -EAGAIN;
+	case SKY_API_AUTH:
+		return -EACCES;
+	case SKY_API_NOTFOUND:
+		return -ENOENT;
+	case SKY_API_DUPLICATE:
+		return -EEXIST;
+	case SKY_API_DEPENDENCY:
+		return -EBUSY;
+	case SKY_API_NETWORK:
+	case SKY_API_THROTTLE:
+		return -ETIMEDOUT;
+	default:
+		return -EIO;
+	}
+}
+
+int sky_api_retryable(enum sky_api_kind kind)
+{
+	return kind == SKY_API_THROTTLE || kind == SKY_API_SERVER || kind == SKY_API_NETWORK;
+}
+
+void sky_retry_wait(const struct sky_retry *r, int n, long retry_after_ms)
+{
+	static __thread unsigned int seed;
+	long cap = r->base_delay_ms, ms;
+	struct timespec ts;
+
+	if (!seed)
+		seed = (unsigned int)time(NULL) ^ (unsigned int)pthread_self();
+	if (retry_after_ms >= 0) {
+		ms = retry_after_ms < r->max_delay_ms ? retry_after_ms : r->max_delay_ms;
+	} else {
+		while (--n > 0 && cap < r->max_delay_ms)
+			cap *= 2;
+		if (cap > r->max_delay_ms)
+			cap = r->max_delay_ms;
+		ms = cap > 0 ? (long)(rand_r(&seed) % cap) : 0;
+	}
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }

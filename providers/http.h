@@ -31,6 +31,7 @@ struct sky_http_req {
 
 struct sky_http_resp {
 	long status;                    /* HTTP status; 0 when no answer came */
+	long retry_after_ms;            /* the answer's Retry-After, -1 when none */
 	struct sky_buf body;            /* the answer's body; the caller frees it */
 	char error[256];                /* why there was no answer */
 };
@@ -50,6 +51,50 @@ void sky_http_free(struct sky_http *h);
  * (TLS), -EFBIG (answer over max_response) or -EIO otherwise, with the
  * reason in resp->error. resp->body is reset first; free it after. */
 int sky_http_do(struct sky_http *h, const struct sky_http_req *req, struct sky_http_resp *resp);
+
+/* ---- what a cloud API's failure means, and retrying ------------------------- */
+
+/* Every provider classifies its API's errors into these (its own table of
+ * codes), and acts on the kind, not on the code. */
+enum sky_api_kind {
+	SKY_API_OK,
+	SKY_API_CAPACITY,    /* no capacity for this offer: next candidate */
+	SKY_API_PRICE,       /* the price moved above the max: next candidate */
+	SKY_API_QUOTA,       /* account limits: next candidate */
+	SKY_API_THROTTLE,    /* rate limited: retried with backoff (Retry-After) */
+	SKY_API_SERVER,      /* 5xx: retried with backoff */
+	SKY_API_NETWORK,     /* no answer (timeout, refused): retried with backoff */
+	SKY_API_AUTH,        /* credentials refused: the provider is unusable */
+	SKY_API_NOTFOUND,    /* the thing named is not there */
+	SKY_API_DUPLICATE,   /* it is there already */
+	SKY_API_DEPENDENCY,  /* still in use */
+	SKY_API_CLIENT,      /* any other refusal of the request */
+};
+/* provider.h's errno for a kind: -EAGAIN next candidate, -EACCES provider
+ * unusable, -ETIMEDOUT, -ENOENT, -EEXIST, -EBUSY, -EIO. */
+int sky_api_errno(enum sky_api_kind kind);
+int sky_api_retryable(enum sky_api_kind kind);
+
+/* A failed API call, for messages (never a credential). */
+struct sky_api_error {
+	enum sky_api_kind kind;
+	long http_status;              /* 0 when no answer came */
+	char code[96];                 /* the API's error code, "" for none */
+	char message[400];             /* the API's message or the transport's reason */
+	int attempts;                  /* calls made, retries included */
+};
+
+/* Bounded retries: at most max_attempts calls; between them the answer's
+ * Retry-After (capped at max_delay_ms) or, without one, a full-jitter
+ * exponential backoff: uniform in [0, min(max_delay, base * 2^n)). */
+struct sky_retry {
+	int max_attempts;
+	int base_delay_ms;
+	int max_delay_ms;
+};
+#define SKY_RETRY_DEFAULT ((struct sky_retry){ 6, 200, 5000 })
+/* Sleeps before the call after the n-th failed one (n >= 1). */
+void sky_retry_wait(const struct sky_retry *r, int n, long retry_after_ms);
 
 /* The host (with ":port" when the URL names one) and the path of url, for
  * signing ("/" when the URL has none). */

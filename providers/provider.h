@@ -74,6 +74,9 @@ struct sky_instance {
 	/* the transport's connection to this node (struct sky_ssh_conn for
 	 * SSH), owned by the provider: made in provision, freed in terminate */
 	void *conn;
+	/* how its SSH host key is trusted, for nodes/<n>: "pinned (made by
+	 * skyfs)", "recorded on first use", "known_hosts"; "" when no SSH */
+	char host_key[40];
 	/* device ids the node's slots split between them ("0", "1", ...) */
 	char devices[16][16];
 	int n_devices;

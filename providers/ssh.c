@@ -476,6 +476,9 @@ static int ssh_provision(void *state, int rank, struct sky_instance *inst, struc
 	sky_strlcpy(inst->address, h->host, sizeof(inst->address));
 	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
 	inst->transport = &sky_transport_ssh;
+	sky_strlcpy(inst->host_key, st->spec->host_key_policy == SKY_HOST_KEY_ACCEPT_NEW ?
+		    "known_hosts, or recorded on first use" : "known_hosts",
+		    sizeof(inst->host_key));
 	inst->conn = conn;
 	inst->state = SKY_INST_RUNNING;
 	sn->conn = conn;

@@ -119,6 +119,8 @@ int render_node(const struct sky_node *n, struct sky_buf *out)
 			sky_buf_printf(out, "%s%s", i ? "," : " ", n->inst.devices[i]);
 		sky_buf_printf(out, "\n");
 	}
+	if (n->inst.host_key[0])
+		sky_buf_printf(out, "host_key: %s\n", n->inst.host_key);
 	if (n->error[0])
 		sky_buf_printf(out, "error: %s\n", n->error);
 	return out->data ? 0 : -ENOMEM;

@@ -120,6 +120,7 @@ class AwsTest(AwsBase):
         node = kv_lines(read(os.path.join(pool, "nodes", "node-1")))
         self.assertEqual(node["provider"], "aws")
         self.assertEqual(node["market"], "spot")
+        self.assertEqual(node["host_key"], "pinned (made by skyfs)")
 
         self.submit(pool, "hello", "echo hi from $SKY_NODE on $(hostname)\n")
         self.assertWait(pool, "hello", 0, timeout=30)

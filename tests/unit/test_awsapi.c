@@ -217,13 +217,13 @@ static void test_error_document(void **state)
 	assert_null(doc);
 	assert_string_equal(e.code, "InsufficientInstanceCapacity");
 	assert_string_equal(e.message, "We currently do not have sufficient g5.xlarge capacity.");
-	assert_int_equal(e.kind, AWS_E_CAPACITY);
+	assert_int_equal(e.kind, SKY_API_CAPACITY);
 	assert_int_equal(e.http_status, 500);
-	assert_int_equal(aws_err_errno(e.kind), -EAGAIN);
+	assert_int_equal(sky_api_errno(e.kind), -EAGAIN);
 
 	memset(&e, 0, sizeof(e));
 	assert_int_equal(aws_parse_answer("<html>busy</html", 17, 503, &doc, &e), -EBADMSG);
-	assert_int_equal(e.kind, AWS_E_THROTTLE);
+	assert_int_equal(e.kind, SKY_API_THROTTLE);
 	memset(&e, 0, sizeof(e));
 	/* an entity must never be expanded or fetched */
 	static const char xxe[] =
@@ -232,7 +232,7 @@ static void test_error_document(void **state)
 		"</Error></Errors></Response>";
 	assert_int_equal(aws_parse_answer(xxe, strlen(xxe), 401, &doc, &e), -EIO);
 	assert_null(strstr(e.message, "root:"));
-	assert_int_equal(e.kind, AWS_E_AUTH);
+	assert_int_equal(e.kind, SKY_API_AUTH);
 }
 
 static void test_classify(void **state)
@@ -240,39 +240,39 @@ static void test_classify(void **state)
 	static const struct {
 		const char *code;
 		long status;
-		enum aws_err_kind kind;
+		enum sky_api_kind kind;
 		int err;
 	} cases[] = {
-		{ "InsufficientInstanceCapacity", 500, AWS_E_CAPACITY, -EAGAIN },
-		{ "InsufficientHostCapacity", 500, AWS_E_CAPACITY, -EAGAIN },
-		{ "SpotMaxPriceTooLow", 400, AWS_E_PRICE, -EAGAIN },
-		{ "MaxSpotInstanceCountExceeded", 400, AWS_E_QUOTA, -EAGAIN },
-		{ "VcpuLimitExceeded", 400, AWS_E_QUOTA, -EAGAIN },
-		{ "InstanceLimitExceeded", 400, AWS_E_QUOTA, -EAGAIN },
-		{ "RequestLimitExceeded", 503, AWS_E_THROTTLE, -ETIMEDOUT },
-		{ "", 503, AWS_E_THROTTLE, -ETIMEDOUT },
-		{ "InternalError", 500, AWS_E_SERVER, -EIO },
-		{ "", 502, AWS_E_SERVER, -EIO },
-		{ "AuthFailure", 401, AWS_E_AUTH, -EACCES },
-		{ "UnauthorizedOperation", 403, AWS_E_AUTH, -EACCES },
-		{ "SignatureDoesNotMatch", 403, AWS_E_AUTH, -EACCES },
-		{ "InvalidInstanceID.NotFound", 400, AWS_E_NOTFOUND, -ENOENT },
-		{ "InvalidKeyPair.Duplicate", 400, AWS_E_DUPLICATE, -EEXIST },
-		{ "InvalidGroup.Duplicate", 400, AWS_E_DUPLICATE, -EEXIST },
-		{ "DependencyViolation", 400, AWS_E_DEPENDENCY, -EBUSY },
-		{ "InvalidParameterValue", 400, AWS_E_CLIENT, -EIO },
-		{ NULL, 0, AWS_E_NETWORK, -ETIMEDOUT },
+		{ "InsufficientInstanceCapacity", 500, SKY_API_CAPACITY, -EAGAIN },
+		{ "InsufficientHostCapacity", 500, SKY_API_CAPACITY, -EAGAIN },
+		{ "SpotMaxPriceTooLow", 400, SKY_API_PRICE, -EAGAIN },
+		{ "MaxSpotInstanceCountExceeded", 400, SKY_API_QUOTA, -EAGAIN },
+		{ "VcpuLimitExceeded", 400, SKY_API_QUOTA, -EAGAIN },
+		{ "InstanceLimitExceeded", 400, SKY_API_QUOTA, -EAGAIN },
+		{ "RequestLimitExceeded", 503, SKY_API_THROTTLE, -ETIMEDOUT },
+		{ "", 503, SKY_API_THROTTLE, -ETIMEDOUT },
+		{ "InternalError", 500, SKY_API_SERVER, -EIO },
+		{ "", 502, SKY_API_SERVER, -EIO },
+		{ "AuthFailure", 401, SKY_API_AUTH, -EACCES },
+		{ "UnauthorizedOperation", 403, SKY_API_AUTH, -EACCES },
+		{ "SignatureDoesNotMatch", 403, SKY_API_AUTH, -EACCES },
+		{ "InvalidInstanceID.NotFound", 400, SKY_API_NOTFOUND, -ENOENT },
+		{ "InvalidKeyPair.Duplicate", 400, SKY_API_DUPLICATE, -EEXIST },
+		{ "InvalidGroup.Duplicate", 400, SKY_API_DUPLICATE, -EEXIST },
+		{ "DependencyViolation", 400, SKY_API_DEPENDENCY, -EBUSY },
+		{ "InvalidParameterValue", 400, SKY_API_CLIENT, -EIO },
+		{ NULL, 0, SKY_API_NETWORK, -ETIMEDOUT },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum aws_err_kind k = aws_err_classify(cases[i].code, cases[i].status);
+		enum sky_api_kind k = aws_err_classify(cases[i].code, cases[i].status);
 
 		if (k != cases[i].kind)
 			fail_msg("%s/%ld: kind %d, want %d", cases[i].code ? cases[i].code : "(none)",
 				 cases[i].status, k, cases[i].kind);
-		assert_int_equal(aws_err_errno(k), cases[i].err);
+		assert_int_equal(sky_api_errno(k), cases[i].err);
 	}
 }
 
