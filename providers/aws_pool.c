@@ -24,28 +24,11 @@
 #define CHECKIP_URL "https://checkip.amazonaws.com/"
 #define IMAGE_CACHE_S (24 * 3600)
 
-/* Whether EC2 refused the credentials last time, for providers/aws/status:
- * cleared by the next call that succeeds. */
+static struct sky_cloud_health health = SKY_CLOUD_HEALTH_INIT;
 static struct {
 	pthread_mutex_t lock;
-	char msg[512];
-	char source[512];
 	char region[32];
-	char endpoint[512];
-} health = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void aws_note_call(const struct aws_client *c, int rc, const struct aws_error *e)
-{
-	pthread_mutex_lock(&health.lock);
-	if (rc == -EACCES)
-		snprintf(health.msg, sizeof(health.msg), "%s: %s", e->code, e->message);
-	else if (!rc)
-		health.msg[0] = '\0';
-	sky_strlcpy(health.source, c->creds.source, sizeof(health.source));
-	sky_strlcpy(health.region, c->region, sizeof(health.region));
-	sky_strlcpy(health.endpoint, c->endpoint, sizeof(health.endpoint));
-	pthread_mutex_unlock(&health.lock);
-}
+} last = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* One call, its failure as "aws: <what>: <Code>: <Message>" in err. */
 int aws_pcall(struct aws_client *c, const char *action, const struct sky_buf *params,
@@ -54,7 +37,10 @@ int aws_pcall(struct aws_client *c, const char *action, const struct sky_buf *pa
 	struct aws_error e;
 	int rc = aws_call(c, action, params, doc, &e);
 
-	aws_note_call(c, rc, &e);
+	sky_cloud_health_note(&health, rc, &e, c->endpoint);
+	pthread_mutex_lock(&last.lock);
+	sky_strlcpy(last.region, c->region, sizeof(last.region));
+	pthread_mutex_unlock(&last.lock);
 	if (rc && err) {
 		if (e.kind == SKY_API_AUTH)
 			sky_err_set(err, "aws: credentials refused, check them (%s): %s: %s: %s",
@@ -70,14 +56,11 @@ int aws_pcall(struct aws_client *c, const char *action, const struct sky_buf *pa
 
 void aws_render_health(struct sky_buf *out, int configured)
 {
-	pthread_mutex_lock(&health.lock);
-	if (health.msg[0])
-		sky_buf_printf(out, "usable: no (EC2 refused the credentials: %s)\n", health.msg);
-	else
-		sky_buf_printf(out, "usable: %s\n", configured ? "yes" : "no");
-	if (health.region[0])
-		sky_buf_printf(out, "region: %s\nendpoint: %s\n", health.region, health.endpoint);
-	pthread_mutex_unlock(&health.lock);
+	sky_cloud_health_render(&health, out, configured);
+	pthread_mutex_lock(&last.lock);
+	if (last.region[0])
+		sky_buf_printf(out, "region: %s\n", last.region);
+	pthread_mutex_unlock(&last.lock);
 }
 
 int aws_client_for(struct aws_client *c, const char *region, struct sky_err *err)

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "providers/http.h"
 #include "transport/ssh.h"
 
 #define SSH_TRY_S 10          /* one connection attempt to a booting node */
@@ -189,4 +190,31 @@ int sky_cloud_poll(struct sky_cloud_poll *p, double max_age,
 	if (rc && err)
 		*err = e;
 	return rc;
+}
+
+void sky_cloud_health_note(struct sky_cloud_health *h, int rc, const struct sky_api_error *e,
+			   const char *endpoint)
+{
+	pthread_mutex_lock(&h->lock);
+	if (rc == -EACCES)
+		snprintf(h->refused, sizeof(h->refused), "%s%s%s", e->code, e->code[0] ? ": " : "",
+			 e->message);
+	else if (!rc)
+		h->refused[0] = '\0';
+	if (endpoint)
+		sky_strlcpy(h->endpoint, endpoint, sizeof(h->endpoint));
+	pthread_mutex_unlock(&h->lock);
+}
+
+void sky_cloud_health_render(struct sky_cloud_health *h, struct sky_buf *out, int configured)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->refused[0])
+		sky_buf_printf(out, "usable: no (the API refused the credentials: %s)\n",
+			       h->refused);
+	else
+		sky_buf_printf(out, "usable: %s\n", configured ? "yes" : "no");
+	if (h->endpoint[0])
+		sky_buf_printf(out, "endpoint: %s\n", h->endpoint);
+	pthread_mutex_unlock(&h->lock);
 }

@@ -81,4 +81,21 @@ void sky_cloud_poll_destroy(struct sky_cloud_poll *p);
 int sky_cloud_poll(struct sky_cloud_poll *p, double max_age,
 		   int (*fetch)(void *arg, struct sky_err *err), void *arg, struct sky_err *err);
 
+/* Whether a provider's API accepted its credentials on the last call, for
+ * providers/<name>/status. A provider keeps one (static, thread-safe). */
+struct sky_cloud_health {
+	pthread_mutex_t lock;
+	char refused[512];             /* "" while usable */
+	char endpoint[512];            /* where the last call went */
+};
+#define SKY_CLOUD_HEALTH_INIT { PTHREAD_MUTEX_INITIALIZER, "", "" }
+struct sky_api_error;
+/* After a call: rc -EACCES marks the credentials refused (with e's code
+ * and message), 0 clears that; other failures change nothing. */
+void sky_cloud_health_note(struct sky_cloud_health *h, int rc, const struct sky_api_error *e,
+			   const char *endpoint);
+/* "usable: yes|no (...)" and "endpoint: ..." lines; configured says
+ * whether credentials were found at all. */
+void sky_cloud_health_render(struct sky_cloud_health *h, struct sky_buf *out, int configured);
+
 #endif

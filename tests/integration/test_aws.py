@@ -238,7 +238,7 @@ class AwsWrongCredentials(AwsBase):
         tried = parse_tried(read(os.path.join(pool, "plan")))
         self.assertIn("skipped: aws is unusable", tried[-1])
         st = kv_lines(read(os.path.join(self.mnt, "providers", "aws", "status")))
-        self.assertTrue(st["usable"].startswith("no (EC2 refused the credentials"), st)
+        self.assertTrue(st["usable"].startswith("no (the API refused the credentials: SignatureDoesNotMatch"), st)
         self.assertTrue(st["configured"].startswith("yes (credentials from environment"), st)
         self.assertEqual(self.ec2.live_instances(), [])
         self.assertNoSecret()
