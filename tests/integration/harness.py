@@ -259,9 +259,10 @@ class Daemon:
         self.state_dir = state_dir
         self.mnt = mnt
         self.log = log
-        # hermetic: no AWS credentials, profile or endpoint of the machine
+        # hermetic: no cloud credentials, profile or endpoint of the machine
         # running the tests reaches the daemon; a test gives its own
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AWS_", "RUNPOD_", "VAST_", "LAMBDA_", "SKYFS_"))}
         self.env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(state_dir, "no-aws-credentials")
         self.env["AWS_CONFIG_FILE"] = os.path.join(state_dir, "no-aws-config")
         if env:
