@@ -14,11 +14,17 @@
 extern const struct sky_provider_ops sky_provider_local;
 extern const struct sky_provider_ops sky_provider_ssh;
 extern const struct sky_provider_ops sky_provider_aws;
+extern const struct sky_provider_ops sky_provider_vastai;
+extern const struct sky_provider_ops sky_provider_lambda;
+extern const struct sky_provider_ops sky_provider_runpod;
 
 static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_local,
 	&sky_provider_ssh,
 	&sky_provider_aws,
+	&sky_provider_vastai,
+	&sky_provider_lambda,
+	&sky_provider_runpod,
 };
 
 const struct sky_provider_ops *sky_provider_find(const char *name)

@@ -60,6 +60,12 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 	if (!p->nodes || rank < 0 || rank >= p->n_nodes || p->stop)
 		goto out;
 	n = &p->nodes[rank];
+	/* while provisioning, the provider decides (a node may first show its
+	 * image's host key and then the pinned one) */
+	if (up < 0 && n->state != NODE_PROVISIONING)
+		n->gone = 1;
+	else if (up > 0 && n->gone)
+		goto out;   /* its address may belong to another machine by now */
 	if (n->state == NODE_PROVISIONING) {
 		/* remembered for the worker, which makes it ready or not */
 		n->unreachable_since = up > 0 ? 0 : sky_mono();

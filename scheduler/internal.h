@@ -58,6 +58,8 @@ struct sky_node {
 	unsigned char *slot_busy;        /* spec->slots entries */
 	double up_since, down_at;        /* for cost */
 	double unreachable_since;        /* sky_mono() when it became unreachable */
+	int gone;                        /* the provider said it will not come back
+					  * (up < 0): a later "up" is not believed */
 	double price;
 	char error[512];
 };

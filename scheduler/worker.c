@@ -392,6 +392,7 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 		p->nodes[i].state = NODE_PROVISIONING;
 		p->nodes[i].up_since = p->nodes[i].down_at = 0;
 		p->nodes[i].unreachable_since = 0;
+		p->nodes[i].gone = 0;
 	}
 	pool_event(p, "%s %s failed: %s", prov->name, c->offer.instance_type, reason);
 	pthread_mutex_unlock(&g.lock);

@@ -11,9 +11,9 @@
 Every request must carry a valid SigV4 signature (sigv4.py); every launched
 instance boots an OpenSSH sshd on its own loopback address (127.0.1.1,
 127.0.1.2, ... port 22, claimed with sshnodes' flock so that concurrent runs
-never collide) with the host key that the cloud-config user data carries and
-the key pair's public key as its only authorized key, for the login user
-`skytest` (shell /bin/sh).
+never collide; see fakenodes.py) with the host key that the cloud-config user
+data carries and the key pair's public key as its only authorized key, for the
+login user `skytest` (shell /bin/sh).
 
 Command line:
     fake_ec2.py --workdir DIR [--latency-ms MS] [--access-key K --secret-key S]
@@ -47,8 +47,8 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "integration")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+import fakenodes  # noqa: E402
 import sigv4      # noqa: E402
-import sshnodes   # noqa: E402
 
 XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 OWNER_ID = "123456789012"
@@ -80,9 +80,9 @@ STATUS = {"AuthFailure": 401, "UnauthorizedOperation": 403, "SignatureDoesNotMat
           "RequestExpired": 403, "InsufficientInstanceCapacity": 500, "InternalError": 500,
           "RequestLimitExceeded": 503, "DryRunOperation": 412}
 
-ADDRESS_BLOCKS = range(1, 32)      # 127.0.B.H for B in 1..31, H in 1..254
-_ADDRESSES = ["127.0.%d.%d" % (b, h) for b in ADDRESS_BLOCKS for h in range(1, 255)]
-SSHD_START_TIMEOUT = 20.0          # many instances boot at once on a small machine
+ADDRESS_BLOCKS = fakenodes.ADDRESS_BLOCKS    # 127.0.B.H for B in 1..31, H in 1..254
+_ADDRESSES = fakenodes.ADDRESSES
+SSHD_START_TIMEOUT = fakenodes.START_TIMEOUT  # many instances boot at once on a small machine
 MAX_BODY = 1 << 20
 USER_DATA_LIMIT = 16384
 
@@ -276,65 +276,10 @@ def parse_public_key(line):
     return kind, blob, parts[2] if len(parts) > 2 else ""
 
 
-def _ssh_string(buf, off):
-    if off + 4 > len(buf):
-        raise ValueError("truncated")
-    n = struct.unpack(">I", buf[off:off + 4])[0]
-    if off + 4 + n > len(buf):
-        raise ValueError("truncated")
-    return buf[off + 4:off + 4 + n], off + 4 + n
-
-
-def ed25519_public_of_private(text):
-    """"ssh-ed25519 AAAA..." of an unencrypted OpenSSH ed25519 private key
-    (PROTOCOL.key: "openssh-key-v1", cipher none, one key, matching check
-    words, the public key repeated inside and at the end of the 64-byte
-    secret); ValueError when it is not one that sshd would load."""
-    body = "".join(l.strip() for l in text.strip().splitlines()[1:-1])
-    raw = base64.b64decode(body, validate=True)
-    magic = b"openssh-key-v1\0"
-    if not raw.startswith(magic):
-        raise ValueError("not openssh-key-v1")
-    off = len(magic)
-    cipher, off = _ssh_string(raw, off)
-    kdf, off = _ssh_string(raw, off)
-    _, off = _ssh_string(raw, off)
-    if cipher != b"none" or kdf != b"none":
-        raise ValueError("the key is encrypted")
-    nkeys = struct.unpack(">I", raw[off:off + 4])[0]
-    off += 4
-    if nkeys != 1:
-        raise ValueError("%d keys" % nkeys)
-    pub_blob, off = _ssh_string(raw, off)
-    priv, off = _ssh_string(raw, off)
-    kind, boff = _ssh_string(pub_blob, 0)
-    pk, boff = _ssh_string(pub_blob, boff)
-    if kind != b"ssh-ed25519" or len(pk) != 32:
-        raise ValueError("not an ed25519 key")
-    if len(priv) < 8 or priv[:4] != priv[4:8]:
-        raise ValueError("check words differ")
-    k2, poff = _ssh_string(priv, 8)
-    pk2, poff = _ssh_string(priv, poff)
-    sk, poff = _ssh_string(priv, poff)
-    if k2 != kind or pk2 != pk or len(sk) != 64 or sk[32:] != pk:
-        raise ValueError("inconsistent private key")
-    return "ssh-ed25519 " + base64.b64encode(pub_blob).decode()
-
-
-def _listening(address, port):
-    """True when a TCP socket listens on address:port (from /proc/net/tcp:
-    no connection, so sshd forks nothing)."""
-    want = "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(address))[0], port)
-    try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                parts = line.split()
-                if len(parts) > 3 and parts[1] == want and parts[3] == "0A":
-                    return True
-    except (OSError, StopIteration):
-        pass
-    return False
+# "ssh-ed25519 AAAA..." of an unencrypted OpenSSH ed25519 private key;
+# ValueError when it is not one that sshd would load
+ed25519_public_of_private = fakenodes.public_key_of_private
+_listening = fakenodes.listening     # TCP listener on address:port, from /proc/net/tcp
 
 
 # ---- the model --------------------------------------------------------------------
@@ -344,17 +289,24 @@ class _Instance:
         self.__dict__.update(kw)
         self.state = "pending"
         self.state_reason = None          # (code, message)
-        self.proc = None                  # Popen of its sshd
-        self.proc_lock = threading.Lock() # spawning / killing its sshd
+        self.node = None                  # its fakenodes.Node (the sshd)
         self.dead = False                 # terminating: never (re)start its sshd
         self.killed = False               # its sshd and sessions are gone
         self.terminate_at = None
-        self.host_key_path = None
-        self.host_public = None           # "ssh-ed25519 AAAA..."
-        self.host_key_source = None       # "user-data", "generated", "rekeyed"
         self.host_key_note = None
         self.boot_error = None
-        self.thread = None
+        self.thread = None                # waits for the node's sshd, then "running"
+
+    @property
+    def host_public(self):
+        """"ssh-ed25519 AAAA..." of the key its sshd uses (None until known)."""
+        return self.node.host_public if self.node is not None else None
+
+    @property
+    def host_key_source(self):
+        """"user-data", "generated" or "rekeyed"."""
+        src = self.node.host_key_source if self.node is not None else None
+        return {"given": "user-data"}.get(src, src)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -500,17 +452,15 @@ class FakeEC2:
         self._tokens = {}             # client token -> reservation id
         self._key_pairs = {}          # name -> {"name", "id", "fingerprint", "material", "type"}
         self._groups = {}             # id -> {"id", "name", "description", "vpc_id", "ingress"}
-        self._addr_cursor = 0
         self._server = None
         self._thread = None
 
         os.makedirs(self.workdir, exist_ok=True)
-        self._pw = sshnodes.ensure_user(user)
-        sshnodes.prepare_sshd()
-        sshnodes.make_searchable(self.workdir, "FakeEC2: user %s could not read the instances' "
-                                 "authorized_keys under %s" % (user, self.workdir))
         self._inst_root = os.path.join(self.workdir, "instances")
-        os.makedirs(self._inst_root, exist_ok=True)
+        # the login user, /run/sshd; instance i-X lives in instances/i-X/
+        self._host = fakenodes.NodeHost(self._inst_root, user)
+        self._host.start_timeout = SSHD_START_TIMEOUT
+        self._pw = self._host._pw
         os.chmod(self._inst_root, 0o755)
 
         self._server = _Server(("127.0.0.1", port), _Handler, self)
@@ -532,8 +482,8 @@ class FakeEC2:
         return False
 
     def close(self):
-        """Stops the server and every instance sshd with its sessions (SIGTERM,
-        then SIGKILL), releases the address claims. RuntimeError if a process
+        """Stops the server and kills every instance sshd with its sessions
+        (SIGKILL), releases the address claims. RuntimeError if a process
         survives."""
         if self._closed:
             return
@@ -547,22 +497,15 @@ class FakeEC2:
             insts = list(self._instances.values())
             for inst in insts:
                 inst.dead = True
-        sshds = []
-        for inst in insts:
-            with inst.proc_lock:     # after this no boot thread or rekey spawns one
-                if inst.proc is not None:
-                    sshds.append((inst.proc, inst.address, 22))
-        seen = sshnodes.stop_sshds(sshds, self._pw.pw_uid)
-        deadline = time.monotonic() + SSHD_START_TIMEOUT + 5
+        problem = None
+        try:
+            self._host.close()        # every node, one sweep; no sshd starts after it
+        except RuntimeError as e:
+            problem = e
+        deadline = time.monotonic() + 5
         for inst in insts:
             if inst.thread is not None:
                 inst.thread.join(timeout=max(0.1, deadline - time.monotonic()))
-        # anything started after the first sweep (a boot thread's sshd)
-        late = [(i.proc, i.address, 22) for i in insts if i.proc is not None
-                and (i.proc, i.address, 22) not in sshds]
-        if late:
-            seen |= sshnodes.stop_sshds(late, self._pw.pw_uid)
-        left = sshnodes.kill_survivors(seen)
         with self._lock:
             for inst in insts:
                 inst.killed = True
@@ -571,12 +514,10 @@ class FakeEC2:
                     if inst.state_reason is None:
                         inst.state_reason = ("Client.UserInitiatedShutdown",
                                              "Client.UserInitiatedShutdown: fake EC2 closed")
-        for inst in insts:
-            self._release_address(inst)
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if left:
-            raise RuntimeError("FakeEC2: processes left behind: %s" % left)
+        if problem is not None:
+            raise RuntimeError("FakeEC2: processes left behind: %s" % problem)
 
     # ---- inspection ----
 
@@ -608,8 +549,7 @@ class FakeEC2:
             "host_key_source": inst.host_key_source,
             "host_key_note": inst.host_key_note,
             "boot_error": inst.boot_error,
-            "sshd_pid": inst.proc.pid if inst.proc is not None and inst.proc.poll() is None
-            else None,
+            "sshd_pid": inst.node.pid if inst.node is not None else None,
         }
 
     def instances(self, states=None):
@@ -696,40 +636,17 @@ class FakeEC2:
             if inst.state != "running":
                 raise RuntimeError("FakeEC2: rekey(%s): it is %s, not running"
                                    % (instance_id, inst.state))
-        with inst.proc_lock:
             if inst.dead:
                 raise RuntimeError("FakeEC2: rekey(%s): it is terminating" % instance_id)
-            sshnodes.kill_sshd(inst.proc, inst.address, 22, self._pw.pw_uid)
-            sshnodes.keygen(inst.host_key_path, "fake-ec2-rekeyed-%s" % inst.id)
-            with open(inst.host_key_path + ".pub") as f:
-                pub = " ".join(f.read().split()[:2])
-            with self._lock:
-                inst.host_public = pub
-                inst.host_key_source = "rekeyed"
-                inst.host_key_note = "rekey() replaced the host key"
-            inst.proc = sshnodes.spawn_sshd(inst.config, inst.log, inst.pidfile, inst.address, 22)
-        self._wait_sshd(inst)
+        try:
+            pub = inst.node.rekey()
+        except RuntimeError as e:
+            if inst.dead:
+                raise RuntimeError("FakeEC2: rekey(%s): it is terminating" % instance_id)
+            raise RuntimeError("FakeEC2: %s" % e)
+        with self._lock:
+            inst.host_key_note = "rekey() replaced the host key"
         return pub
-
-    # ---- addresses ----
-
-    def _claim_address(self):
-        """(address, lock fd) of the next free 127.0.B.H:22 after the cursor, or None."""
-        with self._alloc_lock:
-            all_ = _ADDRESSES
-            n = len(all_)
-            for k in range(n):
-                i = (self._addr_cursor + k) % n
-                fd = sshnodes.claim_address(all_[i], 22)
-                if fd is not None:
-                    self._addr_cursor = (i + 1) % n
-                    return all_[i], fd
-            return None
-
-    def _release_address(self, inst):
-        with self._alloc_lock:
-            fd, inst.claim_fd = inst.claim_fd, None
-        sshnodes.release_claim(fd)
 
     # ---- instances ----
 
@@ -745,16 +662,19 @@ class FakeEC2:
         inst.terminate_at = time.monotonic() + max(0.0, float(self.terminate_delay))
         return prev, "shutting-down"
 
-    def _kill_instance(self, inst):
-        with inst.proc_lock:
-            if inst.proc is not None:
-                try:
-                    sshnodes.kill_sshd(inst.proc, inst.address, 22, self._pw.pw_uid)
-                except RuntimeError as e:
-                    sys.stderr.write("fake_ec2: %s\n" % e)
+    def _kill_instances(self, insts):
+        """Kills the instances' sshd and sessions (one sweep) and gives their
+        addresses back."""
+        try:
+            self._host.kill_nodes([i.node for i in insts if i.node is not None])
+        except RuntimeError as e:
+            sys.stderr.write("fake_ec2: %s\n" % e)
         with self._lock:
-            inst.killed = True
-        self._release_address(inst)
+            for inst in insts:
+                inst.killed = True
+
+    def _kill_instance(self, inst):
+        self._kill_instances([inst])
 
     def _fail_instance(self, inst, message):
         sys.stderr.write("fake_ec2: instance %s failed to boot: %s\n" % (inst.id, message))
@@ -765,82 +685,32 @@ class FakeEC2:
                                     % message.splitlines()[0][:200])
         self._kill_instance(inst)
 
-    def _wait_sshd(self, inst):
-        """True once inst's sshd is up; False when the instance went away."""
-        deadline = time.monotonic() + SSHD_START_TIMEOUT
-        pause = 0.005
-        while True:
-            if inst.dead or self._closing.is_set():
-                return False
-            proc = inst.proc
-            if proc.poll() is not None:
-                if inst.dead:
-                    return False
-                raise RuntimeError("sshd on %s:22 exited with status %s; log %s:\n%s"
-                                   % (inst.address, proc.returncode, inst.log,
-                                      sshnodes.log_tail_of(inst.log, since_start=True)))
-            # sshd writes its PidFile once it listens; the listen check is a
-            # second opinion that, unlike a TCP probe, makes sshd fork nothing
-            try:
-                with open(inst.pidfile) as f:
-                    written = int(f.read().strip() or 0) == proc.pid
-            except (OSError, ValueError):
-                written = False
-            if written and _listening(inst.address, 22):
-                return True
-            if time.monotonic() >= deadline:
-                raise RuntimeError("sshd on %s:22 not ready after %.0fs; log %s:\n%s"
-                                   % (inst.address, SSHD_START_TIMEOUT, inst.log,
-                                      sshnodes.log_tail_of(inst.log)))
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.05)
-
-    def _install_host_key(self, inst):
-        """Writes the host key from the user data (or, when that is missing or
-        malformed, a fresh one, as a machine without cloud-init would have) to
-        inst.host_key_path. Returns (public key, source, note)."""
-        path = inst.host_key_path
-        priv, pub, problem = parse_cloud_config_host_key(inst.user_data)
-        if priv is not None:
-            for f in (path, path + ".pub"):
-                if os.path.exists(f):
-                    os.unlink(f)
-            try:
-                derived = ed25519_public_of_private(priv)
-            except (ValueError, struct.error) as e:
-                derived, problem = None, "ed25519_private does not load (%s)" % e
-            if derived:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(priv)
-                note = None
-                if pub and " ".join(pub.split()[:2]) != derived:
-                    note = ("ed25519_public does not match ed25519_private; sshd uses the "
-                            "private key's")
-                with open(path + ".pub", "w") as f:
-                    f.write(derived + "\n")
-                return derived, "user-data", note
-        sshnodes.keygen(path, "fake-ec2-generated-%s" % inst.id)
-        with open(path + ".pub") as f:
-            return " ".join(f.read().split()[:2]), "generated", problem
-
-    def _boot(self, inst):
+    def _host_key_of(self, user_data):
+        """(private key text or None, note) from the user data's cloud-config:
+        None (the node generates one, as a machine without cloud-init would)
+        when it is missing or malformed, the note saying why."""
+        priv, pub, problem = parse_cloud_config_host_key(user_data)
+        if priv is None:
+            return None, problem
         try:
-            pub, source, note = self._install_host_key(inst)
-            with self._lock:
-                inst.host_public, inst.host_key_source, inst.host_key_note = pub, source, note
-            with open(inst.authorized_keys, "w") as f:
-                f.write((inst.key_material + "\n") if inst.key_material else "")
-            os.chmod(inst.authorized_keys, 0o644)
-            sshnodes.write_sshd_config(inst.config, inst.address, 22, inst.host_key_path,
-                                       inst.authorized_keys, inst.pidfile, "VERBOSE",
-                                       "fake EC2 instance %s" % inst.id)
-            with inst.proc_lock:
-                if inst.dead or self._closing.is_set():
-                    return
-                inst.proc = sshnodes.spawn_sshd(inst.config, inst.log, inst.pidfile,
-                                                inst.address, 22)
-            if not self._wait_sshd(inst):
+            derived = ed25519_public_of_private(priv)
+        except ValueError as e:
+            return None, "ed25519_private does not load (%s)" % e
+        if pub and " ".join(pub.split()[:2]) != derived:
+            return priv, ("ed25519_public does not match ed25519_private; sshd uses the "
+                          "private key's")
+        return priv, None
+
+    def _watch(self, inst):
+        """The instance's boot: pending until its sshd listens (and boot_delay
+        passed), then running; terminated (Server.InternalError) when sshd
+        cannot start."""
+        try:
+            node = inst.node
+            if not node.wait_ready(timeout=None):
+                if not (inst.dead or node.killed or self._closing.is_set()):
+                    self._fail_instance(inst, "RuntimeError: %s"
+                                        % (node.failed or "sshd did not start"))
                 return
             delay = float(self.boot_delay or 0)
             if delay > 0 and self._closing.wait(delay):
@@ -1082,50 +952,47 @@ class FakeEC2:
                                "We currently do not have sufficient %s capacity in the "
                                "Availability Zone you requested (%s). Our system will be working "
                                "on provisioning additional capacity." % (itype, az))
-            claims = []
-            for _ in range(max_count):
-                c = self._claim_address()
-                if c is None:
-                    break
-                claims.append(c)
-            if len(claims) < min_count:
-                for _, fd in claims:
-                    sshnodes.release_claim(fd)
-                raise EC2Error("InsufficientInstanceCapacity",
-                               "fake EC2: no free loopback address for an instance "
-                               "(127.0.1.1-127.0.%d.254 port 22 are all claimed or in use; "
-                               "got %d of MinCount %d)" % (ADDRESS_BLOCKS[-1], len(claims),
-                                                           min_count))
             res = {"id": "r-" + _hex17(), "instances": [], "token": token,
                    "fingerprint": fingerprint}
             launch_time = _iso(time.time())
+            host_key, host_key_note = self._host_key_of(user_data)
+            keys = [key_material] if key_material else []
             new = []
-            for idx, (address, fd) in enumerate(claims):
+            for idx in range(max_count):
                 iid = "i-" + _hex17()
-                d = os.path.join(self._inst_root, iid)
-                os.makedirs(d)
-                os.chmod(d, 0o755)
+                try:
+                    # claims the next free 127.0.B.H:22; its sshd starts in a thread
+                    node = self._host.boot(authorized_keys=keys, host_key_private=host_key,
+                                           name=iid)
+                except RuntimeError:
+                    break
                 inst = _Instance(
                     id=iid, reservation_id=res["id"], image_id=image_id, type=itype,
                     key_name=key_name, key_material=key_material, group_ids=list(group_ids),
                     user_data=user_data, client_token=token, tags=dict(tags), market=market,
                     max_price=max_price, shutdown_behavior=shutdown, block_devices=block_devices,
-                    az=az, launch_time=launch_time, launch_index=idx, address=address,
-                    claim_fd=fd, dir=d, spot_request_id=("sir-" + _hex17()[:8])
-                    if market == "spot" else None,
-                    config=os.path.join(d, "sshd_config"), pidfile=os.path.join(d, "sshd.pid"),
-                    log=os.path.join(d, "sshd.log"),
-                    authorized_keys=os.path.join(d, "authorized_keys"))
-                inst.host_key_path = os.path.join(d, "ssh_host_ed25519_key")
-                self._instances[iid] = inst
-                res["instances"].append(iid)
+                    az=az, launch_time=launch_time, launch_index=idx, address=node.address,
+                    dir=node.dir, spot_request_id=("sir-" + _hex17()[:8])
+                    if market == "spot" else None)
+                inst.node = node
+                inst.host_key_note = host_key_note
                 new.append(inst)
+            if len(new) < min_count:
+                self._host.kill_nodes([i.node for i in new])
+                raise EC2Error("InsufficientInstanceCapacity",
+                               "fake EC2: no free loopback address for an instance "
+                               "(127.0.1.1-127.0.%d.254 port 22 are all claimed or in use; "
+                               "got %d of MinCount %d)" % (ADDRESS_BLOCKS[-1], len(new),
+                                                           min_count))
+            for inst in new:
+                self._instances[inst.id] = inst
+                res["instances"].append(inst.id)
             self._reservations[res["id"]] = res
             if token:
                 self._tokens[token] = res["id"]
             xml = self._reservation_xml(res)
         for inst in new:
-            inst.thread = threading.Thread(target=self._boot, args=(inst,),
+            inst.thread = threading.Thread(target=self._watch, args=(inst,),
                                            name="fake-ec2-boot-%s" % inst.id, daemon=True)
             inst.thread.start()
         return xml
@@ -1231,9 +1098,9 @@ class FakeEC2:
                     inst, "Client.UserInitiatedShutdown",
                     "Client.UserInitiatedShutdown: User initiated shutdown")
                 changes.append((inst, prev, cur))
-        for inst, prev, cur in changes:
-            if prev not in ("shutting-down", "terminated"):
-                self._kill_instance(inst)
+        # one sweep for all of them
+        self._kill_instances([inst for inst, prev, cur in changes
+                              if prev not in ("shutting-down", "terminated")])
         items = []
         for inst, prev, cur in changes:
             items.append(_el("instanceId", inst.id)

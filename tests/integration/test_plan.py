@@ -202,14 +202,18 @@ class Providers(PlanCase):
         self.assertEqual(st["snapshot"], SNAPSHOT_DATE)
         self.assertGreater(int(st["offers_snapshot"]), 0)
         self.assertEqual(st["offers_live"], "0")
+        # the GPU clouds too; the harness gives the daemon no API keys
         for prov in ("lambda", "runpod"):
             st = kv_lines(read(os.path.join(provs, prov, "status")))
-            self.assertEqual(st["implemented"], "no")
+            self.assertEqual(st["implemented"], "yes")
+            self.assertTrue(st["configured"].startswith("no ("), st)
+            self.assertEqual(st["usable"], "no")
             self.assertEqual(st["snapshot"], SNAPSHOT_DATE)
 
         text = read(os.path.join(provs, "vastai", "status"))
         st = kv_lines(text)
-        self.assertEqual(st["implemented"], "no")
+        self.assertEqual(st["implemented"], "yes")
+        self.assertTrue(st["configured"].startswith("no ("), st)
         self.assertIn("live offers only", st["snapshot"])
         self.assertEqual(st["offers_snapshot"], "0")
         # never a credential-looking line

@@ -1,0 +1,457 @@
+/* The lambda provider: Lambda Cloud instances as nodes, through its REST
+ * API (lambda_api.h over json_api.h) and reached over SSH (cloud.h).
+ *
+ * Per pool (prepare): an ed25519 login key registered as SSH key
+ * "skyfs-<pool id>" (one a crashed run left under that name is deleted and
+ * registered anew). Per node (provision): a launch, batched: the nodes of
+ * the pool waiting when a launch goes out share it (quantity = their
+ * number; a 2-node pool is one launch). A launch is named "<prefix>-<rank>"
+ * for one node and "<prefix>-<first rank>-<last rank>" for several, and the
+ * i-th id of its answer is the i-th lowest rank it carries; teardown finds
+ * every one by the prefix (Lambda has no tags). Launches go through one
+ * process-wide limiter (lambda_api.h): Lambda takes about one a 10 s.
+ * The pool's threads share one GET /instances a second (Lambda allows about
+ * one request a second) while they wait for "active" and an ip. Lambda's
+ * launch takes no user data, so skyfs cannot install a host key: the first
+ * key a node shows is recorded in <pool state>/lambda/known_hosts (never the
+ * user's) and required from then on. terminate is batched like launch;
+ * teardown terminates whatever still carries the pool's prefix and deletes
+ * the SSH key.
+ *
+ * This file: the provider's operations. lambda_pool.c: the API client, the
+ * instance listing and the batches; lambda_api.c: the wire (pure).
+ *
+ * Ownership: struct lambda_state belongs to the scheduler between prepare()
+ * and teardown(); its locking is lambda_internal.h's. */
+#define LOG_MODULE "lambda"
+#include "providers/provider.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "providers/json_api.h"
+#include "providers/lambda_internal.h"
+#include "scheduler/spec.h"
+#include "transport/ssh.h"
+#include "transport/sshkey.h"
+
+#define DEFAULT_USER "ubuntu"
+#define POLL_S 0.5
+#define SWEEP_CHUNK 100
+
+/* ---- offers, status ---------------------------------------------------------------- */
+
+static int lambda_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
+			 struct sky_err *err)
+{
+	struct lambda_client c;
+	json_t *doc = NULL;
+	int rc;
+
+	(void)spec;
+	*out = NULL;
+	*n = 0;
+	if ((rc = lambda_client_init(&c, err)))
+		return rc;
+	rc = lambda_call(&c, "GET", "/instance-types", NULL, &doc, err, "listing instance types",
+			 NULL);
+	if (!rc && (rc = lambda_parse_instance_types(doc, out, n)))
+		sky_err_set(err, "lambda: GET /instance-types: unexpected answer (%s)",
+			    strerror(-rc));
+	json_decref(doc);
+	lambda_client_fini(&c);
+	return rc;
+}
+
+static int lambda_status(struct sky_buf *out)
+{
+	const char *key = getenv("LAMBDA_API_KEY");
+	int configured = key && *key;
+
+	sky_buf_printf(out, "configured: %s\n", configured ? "yes (API key from environment)" :
+		       "no (LAMBDA_API_KEY is not set)");
+	lambda_render_health(out, configured);
+	return out->data ? 0 : -ENOMEM;
+}
+
+/* ---- prepare ---------------------------------------------------------------------- */
+
+static int delete_key(struct lambda_state *st, const char *id, struct sky_err *err)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/ssh-keys/%s", id);
+	return lambda_call(&st->api, "DELETE", path, NULL, NULL, err, "deleting the SSH key", NULL);
+}
+
+/* The id of the SSH key named name: 0, -ENOENT when none, or -errno. */
+static int find_key(struct lambda_state *st, const char *name, char *id, size_t len)
+{
+	struct sky_err err = { { 0 } };
+	json_t *doc = NULL;
+	int rc;
+
+	rc = lambda_call(&st->api, "GET", "/ssh-keys", NULL, &doc, &err, "listing SSH keys", NULL);
+	if (!rc)
+		rc = lambda_find_ssh_key(doc, name, id, len);
+	json_decref(doc);
+	return rc;
+}
+
+/* The pool's login key, made here and registered; one left under the same
+ * name by an earlier run of this pool (whose private half is gone) is
+ * deleted and the key registered anew. */
+static int register_key(struct lambda_state *st, struct sky_err *err)
+{
+	char pub[SKY_SSHKEY_LINE_MAX], old[64];
+	int rc, tries;
+
+	if ((rc = sky_cloud_login_key(st->dir, st->prefix, st->key_path, sizeof(st->key_path),
+				      pub, sizeof(pub), err)))
+		return rc;
+	for (tries = 0; tries < 2; tries++) {
+		json_t *body = lambda_ssh_key_body(st->prefix, pub), *doc = NULL;
+
+		rc = body ? lambda_call(&st->api, "POST", "/ssh-keys", body, &doc, err,
+					"registering the SSH key", NULL) : -ENOMEM;
+		json_decref(body);
+		if (!rc && (rc = lambda_parse_ssh_key(doc, st->key_id, sizeof(st->key_id))))
+			sky_err_set(err, "lambda: POST /ssh-keys answered without a key id");
+		json_decref(doc);
+		if ((rc != -EEXIST && rc != -EIO) || tries)
+			break;
+		/* the name in use reads as a refused request (Lambda says "invalid
+		 * parameters") or a duplicate: only a key of that name tells */
+		if (find_key(st, st->prefix, old, sizeof(old)))
+			break;
+		log_info("%s: replacing the SSH key an earlier run left", st->prefix);
+		if ((rc = delete_key(st, old, err)))
+			break;
+	}
+	return rc;
+}
+
+static void state_free(struct lambda_state *st)
+{
+	int i;
+
+	for (i = 0; st->nodes && i < st->n_nodes; i++)
+		sky_ssh_close(st->nodes[i].conn);
+	lambda_client_fini(&st->api);
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->cond);
+	sky_cloud_poll_destroy(&st->poll);
+	free(st->seen);
+	free(st->nodes);
+	free(st);
+}
+
+static int lambda_teardown(void *state, struct sky_err *err);
+
+static int lambda_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
+{
+	struct lambda_state *st;
+	pthread_condattr_t ca;
+	int i, rc;
+
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	sky_cloud_poll_init(&st->poll);
+	st->spec = pool->spec;
+	st->offer = pool->offer;
+	st->n_nodes = pool->spec->nodes;
+	st->node_state = pool->node_state;
+	st->node_state_arg = pool->node_state_arg;
+	st->n_devices = pool->offer->accelerator_count;
+	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
+		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
+	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < st->n_nodes; i++) {
+		st->nodes[i].st = st;
+		st->nodes[i].rank = i;
+		st->nodes[i].waiting = -1;
+	}
+	if ((rc = lambda_client_init(&st->api, err)))
+		goto fail;
+	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), NULL, 0);
+	lambda_prefix(st->pool_id, st->prefix, sizeof(st->prefix));
+	if ((rc = sky_cloud_dir(pool, "lambda", st->dir, sizeof(st->dir), err)))
+		goto fail;
+	/* a crashed run's records name addresses Lambda has given out again */
+	snprintf(st->known_hosts, sizeof(st->known_hosts), "%s/known_hosts", st->dir);
+	unlink(st->known_hosts);
+	if ((rc = register_key(st, err)))
+		goto fail;
+	log_info("%s: prepared: SSH key %s (%s), %s in %s", pool->name, st->prefix, st->key_id,
+		 st->offer->instance_type, st->offer->region);
+	*state = st;
+	return 0;
+fail:
+	/* give back what was made; the first error is the one to report */
+	{
+		struct sky_err ignored;
+
+		lambda_teardown(st, &ignored);
+	}
+	return rc;
+}
+
+/* ---- provision ---------------------------------------------------------------------- */
+
+/* The transport's thread says a node dropped or came back. A node whose
+ * instance is going or no longer listed is reported gone (up < 0). */
+static void conn_state(void *arg, int up, const char *why)
+{
+	struct lambda_node *ln = arg;
+	struct lambda_state *st = ln->st;
+	struct lambda_instance in;
+	char reason[256];
+
+	__atomic_store_n(&ln->up, up, __ATOMIC_RELEASE);
+	if (!up && !lambda_refresh(st, 0, NULL)) {
+		if (lambda_lookup(st, ln->id, &in)) {
+			snprintf(reason, sizeof(reason), "instance %s no longer listed", ln->id);
+			up = -1;
+			why = reason;
+		} else if (lambda_instance_state(in.status) >= SKY_INST_STOPPING) {
+			snprintf(reason, sizeof(reason), "instance %s %s", ln->id, in.status);
+			up = -1;
+			why = reason;
+		}
+	}
+	if (st->node_state)
+		st->node_state(st->node_state_arg, ln->rank, up, why);
+}
+
+static long boot_timeout(const struct lambda_state *st)
+{
+	return st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600;
+}
+
+/* Waits for the instance to be active with an ip (which may come later). */
+static int wait_active(struct lambda_state *st, struct lambda_node *ln,
+		       struct lambda_instance *in, double deadline, struct sky_err *err)
+{
+	int rc;
+
+	memset(in, 0, sizeof(*in));
+	for (;;) {
+		if ((rc = lambda_refresh(st, POLL_FRESH_S, err)))
+			return rc;
+		if (!lambda_lookup(st, ln->id, in)) {
+			if (!strcmp(in->status, "active") && in->ip[0])
+				return 0;
+			if (lambda_instance_state(in->status) >= SKY_INST_STOPPING) {
+				sky_err_set(err, "lambda: instance %s %s while booting", ln->id,
+					    in->status);
+				return -EAGAIN;
+			}
+		}
+		if (sky_mono() >= deadline) {
+			sky_err_set(err, "lambda: instance %s not active with an ip after %ld s "
+				    "(%s)",
+				    ln->id, boot_timeout(st), in->status[0] ? in->status :
+				    "not listed yet");
+			return -ETIMEDOUT;
+		}
+		usleep((useconds_t)(POLL_S * 1e6));
+	}
+}
+
+static int lambda_provision(void *state, int rank, struct sky_instance *inst,
+			    struct sky_err *err)
+{
+	struct lambda_state *st = state;
+	double deadline = sky_mono() + (double)boot_timeout(st);
+	struct sky_cloud_ssh ssh = { 0 };
+	struct sky_ssh_conn *conn = NULL;
+	struct lambda_instance in;
+	struct lambda_node *ln;
+	char remote[256];
+	int rc, i;
+
+	if (rank < 0 || rank >= st->n_nodes)
+		return -EINVAL;
+	ln = &st->nodes[rank];
+	if ((rc = lambda_batch(st, ln, OP_LAUNCH, err)))
+		return rc;
+	/* from here on the node exists: terminate() must see its id */
+	sky_strlcpy(inst->id, ln->id, sizeof(inst->id));
+	inst->state = SKY_INST_PENDING;
+	if ((rc = wait_active(st, ln, &in, deadline, err)))
+		return rc;
+	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
+	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
+	ssh.provider = "lambda";
+	ssh.id = ln->id;
+	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.host = inst->address;
+	ssh.identity = st->key_path;
+	/* no user data: no key of ours on the node; its first one is recorded */
+	ssh.pinned_key = NULL;
+	ssh.record_file = st->known_hosts;
+	ssh.remote_dir = remote;
+	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
+	ssh.deadline = deadline;
+	ssh.state = conn_state;
+	ssh.state_arg = ln;
+	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	ln->conn = conn;
+	pthread_mutex_unlock(&st->lock);
+	__atomic_store_n(&ln->up, 1, __ATOMIC_RELEASE);
+	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
+	inst->transport = &sky_transport_ssh;
+	inst->conn = conn;
+	sky_strlcpy(inst->host_key, "recorded on first use", sizeof(inst->host_key));
+	inst->state = SKY_INST_RUNNING;
+	for (i = 0; i < st->n_devices; i++)
+		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
+	inst->n_devices = st->n_devices;
+	return 0;
+}
+
+static struct lambda_node *node_of(struct lambda_state *st, const struct sky_instance *inst)
+{
+	struct lambda_node *found = NULL;
+	int i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; inst->id[0] && !found && i < st->n_nodes; i++)
+		if (!strcmp(st->nodes[i].id, inst->id))
+			found = &st->nodes[i];
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+static int lambda_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	struct lambda_state *st = state;
+	struct lambda_instance in;
+	int rc;
+
+	if (!inst->id[0]) {
+		inst->state = SKY_INST_GONE;
+		return 0;
+	}
+	if ((rc = lambda_refresh(st, POLL_FRESH_S, err)))
+		return rc;
+	/* not listed yet reads as booting: a launch shows up a little later */
+	inst->state = lambda_lookup(st, inst->id, &in) ? SKY_INST_PENDING :
+		      lambda_instance_state(in.status);
+	return 0;
+}
+
+/* ---- terminate, teardown -------------------------------------------------------------- */
+
+static int lambda_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	struct lambda_state *st = state;
+	struct lambda_node *ln = node_of(st, inst);
+	char ids[1][64];
+	int rc, done = 0;
+
+	/* the connection first: it reports nothing more, and its jobs end */
+	if (ln) {
+		pthread_mutex_lock(&st->lock);
+		ln->conn = NULL;
+		done = ln->terminated;
+		pthread_mutex_unlock(&st->lock);
+	}
+	sky_ssh_close(inst->conn);
+	inst->conn = NULL;
+	if (!inst->id[0] || done) {
+		inst->state = SKY_INST_GONE;
+		return 0;
+	}
+	if (ln) {
+		rc = lambda_batch(st, ln, OP_TERMINATE, err);
+	} else {
+		sky_strlcpy(ids[0], inst->id, sizeof(ids[0]));
+		rc = lambda_terminate_ids(st, ids, 1, err);
+	}
+	if (!rc)
+		inst->state = SKY_INST_GONE;
+	return rc;
+}
+
+/* Everything named as this pool's that still runs: instances whose
+ * launch answer was lost, or a crashed run's. */
+static int sweep(struct lambda_state *st, struct sky_err *err)
+{
+	char (*ids)[64] = NULL;
+	size_t n = 0, i;
+	int rc, r;
+
+	if ((rc = lambda_refresh(st, 0, err)))
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	ids = calloc(st->n_seen + 1, sizeof(*ids));
+	for (i = 0; ids && i < st->n_seen; i++)
+		if (lambda_instance_state(st->seen[i].status) < SKY_INST_STOPPING)
+			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
+	pthread_mutex_unlock(&st->lock);
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < n; i += SWEEP_CHUNK)
+		if ((r = lambda_terminate_ids(st, ids + i,
+					      n - i < SWEEP_CHUNK ? n - i : SWEEP_CHUNK, err)) &&
+		    !rc)
+			rc = r;
+	if (n)
+		log_info("%s: swept %zu instance(s) of the pool", st->prefix, n);
+	free(ids);
+	return rc;
+}
+
+static int lambda_teardown(void *state, struct sky_err *err)
+{
+	struct lambda_state *st = state;
+	int rc = 0, r, i;
+
+	if (!st)
+		return 0;
+	for (i = 0; st->nodes && i < st->n_nodes; i++) {
+		sky_ssh_close(st->nodes[i].conn);
+		st->nodes[i].conn = NULL;
+	}
+	if (st->api.http && st->prefix[0])
+		rc = sweep(st, err);
+	if (st->key_id[0] && (r = delete_key(st, st->key_id, err)) && r != -ENOENT && !rc)
+		rc = r;
+	if (st->key_path[0])
+		sky_sshkey_remove(st->key_path);
+	if (st->known_hosts[0])
+		unlink(st->known_hosts);
+	if (st->dir[0])
+		rmdir(st->dir);
+	state_free(st);
+	return rc;
+}
+
+const struct sky_provider_ops sky_provider_lambda = {
+	.name = "lambda",
+	.status = lambda_status,
+	.offers = lambda_offers,
+	.prepare = lambda_prepare,
+	.provision = lambda_provision,
+	.get_instance = lambda_get_instance,
+	.terminate = lambda_terminate,
+	.teardown = lambda_teardown,
+};

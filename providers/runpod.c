@@ -1,0 +1,723 @@
+/* The runpod provider: RunPod pods as nodes, through its GraphQL API
+ * (runpod_api.h) and reached over SSH (transport/ssh.h).
+ *
+ * Per pool (prepare): the API key (RUNPOD_API_KEY or ~/.runpod/config.toml)
+ * and an ed25519 login key, handed to every pod as PUBLIC_KEY. Per node
+ * (provision): a host key made here, handed to the pod in its environment
+ * (SKYFS_HOST_KEY) with a start command that installs it as sshd's only
+ * host key, so the transport pins that exact key from the first
+ * connection on; then podFindAndDeployOnDemand, or podRentInterruptable
+ * bidding the offer's spot price, named skyfs-<pool id>-<rank>. The pool's
+ * provisioning threads share one `myself { pods }` listing (refreshed at
+ * most twice a second), so 64 pods booting cost two calls a second, not
+ * 128; the listing is also where a pod made twice (a deploy retried after
+ * its answer was lost) shows up, and the extra one is terminated.
+ * Teardown terminates every pod named as the pool's.
+ *
+ * Ownership: struct rp_state belongs to the scheduler between prepare()
+ * and teardown(); its lock guards the pod listing and the nodes' ids and
+ * connections, and is never held during a call to RunPod or the transport. */
+#define LOG_MODULE "runpod"
+#include "providers/provider.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "providers/cloud.h"
+#include "providers/json_api.h"
+#include "providers/runpod_api.h"
+#include "scheduler/spec.h"
+#include "transport/ssh.h"
+#include "transport/sshkey.h"
+
+#define DEFAULT_USER "root"
+#define DEFAULT_IMAGE "runpod/base:0.6.2-cuda12.2.0"
+#define CONTAINER_DISK_GB 20
+#define CACHE_FRESH_S 0.5          /* one listing serves every waiter this long */
+#define POLL_S 0.5
+#define DIRECT_EVERY_S 5.0         /* a pod missing from the listing is asked for alone */
+
+static struct sky_cloud_health health = SKY_CLOUD_HEALTH_INIT;
+
+struct rp_state;
+
+struct rp_node {
+	struct rp_state *st;
+	int rank;
+	char id[64];                     /* "" until the deploy answered */
+	double deployed_at;              /* sky_mono() when it answered */
+	char host_pub[SKY_SSHKEY_LINE_MAX];
+	struct sky_ssh_conn *conn;       /* while provisioned */
+	int gone;                        /* atomic: reported gone for good */
+};
+
+struct rp_state {
+	struct rp_client api;
+	const struct sky_spec *spec;
+	const struct sky_offer *offer;
+	char gpu_type[64];               /* the offer's "<gpuTypeId>/<cloud>", split */
+	char cloud[16];                  /* SECURE, COMMUNITY */
+	char pool_id[96];
+	char prefix[128];                /* "skyfs-<pool id>-": the pool's pod names */
+	char dir[4096];                  /* <pool state>/runpod: keys */
+	char key_path[4200];
+	char login_pub[SKY_SSHKEY_LINE_MAX];
+	int n_devices;
+	void (*node_state)(void *arg, int rank, int up, const char *why);
+	void *node_state_arg;
+	struct rp_node *nodes;
+	int n_nodes;
+
+	pthread_mutex_t lock;
+	struct sky_cloud_poll poll;      /* one listing for every waiter */
+	struct rp_pod *seen;             /* the pool's pods as last listed */
+	size_t n_seen;
+	double listed_at;                /* sky_mono() when that listing was asked for */
+};
+
+/* One call; the body is consumed. A failure as "runpod: <what>: <code>:
+ * <message>" in err (may be NULL) and the whole error in *out (may be
+ * NULL). Notes refused keys for providers/runpod/status. */
+static int rp_pcall(struct rp_client *c, json_t *body, json_t **data, struct sky_err *err,
+		    const char *what, struct sky_api_error *out)
+{
+	struct sky_api_error e;
+	json_t *d = NULL;
+	int rc = rp_call(c, body, &d, &e);
+
+	json_decref(body);
+	sky_cloud_health_note(&health, rc, &e, c->url);
+	if (rc && err) {
+		if (e.kind == SKY_API_AUTH)
+			sky_err_set(err, "runpod: API key refused, check it (%s): %s%s%s", c->source,
+				    e.code, e.code[0] ? ": " : "", e.message);
+		else
+			sky_err_set(err, "runpod: %s: %s%s%s%s", what, e.code, e.code[0] ? ": " : "",
+				    e.message, e.attempts > 1 ? " (after retries)" : "");
+	}
+	if (out)
+		*out = e;
+	if (data)
+		*data = d;
+	else
+		json_decref(d);
+	return rc;
+}
+
+/* rp_client_init with its message in err; without a key every candidate
+ * of the provider would fail alike: unusable. */
+static int client_for(struct rp_client *c, struct sky_err *err)
+{
+	char msg[400] = "";
+	int rc = rp_client_init(c, msg, sizeof(msg));
+
+	if (rc)
+		sky_err_set(err, "runpod: %s", msg[0] ? msg : strerror(-rc));
+	return rc == -ENOENT ? -EACCES : rc;
+}
+
+/* ---- offers ------------------------------------------------------------------------- */
+
+/* The snapshot's estimates of vCPUs and memory for the same shape: the
+ * API prices a GPU type, not a machine. */
+static void fill_shapes(struct sky_offer *live, size_t n)
+{
+	struct sky_offer *all = NULL;
+	size_t n_all = 0, i, j;
+
+	if (sky_catalog_offers(&all, &n_all))
+		return;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n_all; j++)
+			if (!strcmp(all[j].provider, "runpod") && all[j].vcpus &&
+			    all[j].accelerator_count == live[i].accelerator_count &&
+			    !strcmp(all[j].instance_type, live[i].instance_type) &&
+			    !strcmp(all[j].region, live[i].region)) {
+				live[i].vcpus = all[j].vcpus;
+				live[i].memory_gb = all[j].memory_gb;
+				break;
+			}
+	free(all);
+}
+
+static int rp_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
+		     struct sky_err *err)
+{
+	struct rp_client c;
+	json_t *data = NULL;
+	int rc;
+
+	(void)spec;
+	*out = NULL;
+	*n = 0;
+	if ((rc = client_for(&c, err)))
+		return rc;
+	if ((rc = rp_pcall(&c, rp_req_gpu_types(), &data, err, "listing GPU types", NULL)))
+		goto out;
+	if ((rc = rp_parse_gpu_types(data, out, n))) {
+		sky_err_set(err, "runpod: gpuTypes missing from the answer");
+		goto out;
+	}
+	fill_shapes(*out, *n);
+out:
+	json_decref(data);
+	rp_client_fini(&c);
+	return rc;
+}
+
+/* ---- the pool's pods, listed together -------------------------------------------- */
+
+/* The rank a pod name gives when it is one of the pool's ("<prefix><rank>"),
+ * else -1: another pool's id may start with this one's. */
+static int rank_of(const struct rp_state *st, const char *name)
+{
+	size_t n = strlen(st->prefix);
+	const char *r = name + n;
+
+	if (strncmp(name, st->prefix, n) || !*r || strspn(r, "0123456789") != strlen(r) ||
+	    strlen(r) > 6)
+		return -1;
+	return atoi(r);
+}
+
+static int terminate_pod(struct rp_state *st, const char *id, struct sky_err *err)
+{
+	char what[128];
+	int rc;
+
+	snprintf(what, sizeof(what), "terminating pod %s", id);
+	rc = rp_pcall(&st->api, rp_req_terminate(id), NULL, err, what, NULL);
+	return rc == -ENOENT ? 0 : rc;   /* gone already */
+}
+
+/* Lists the pool's pods into st->seen (sky_cloud_poll's fetch: one thread
+ * at a time), then terminates any pod with a node's name that is not the
+ * node's: a deploy whose answer was lost and that was sent again. */
+static int list_pods(void *arg, struct sky_err *err)
+{
+	struct rp_state *st = arg;
+	struct rp_pod *list = NULL;
+	char (*strays)[64] = NULL;
+	size_t n = 0, i, k = 0, n_strays = 0;
+	json_t *data = NULL;
+	double asked = sky_mono();
+	int rc, r;
+
+	rc = rp_pcall(&st->api, rp_req_pods(), &data, err, "listing the pods", NULL);
+	if (!rc && (rc = rp_parse_pods(data, &list, &n)))
+		sky_err_set(err, "runpod: myself.pods missing from the answer");
+	json_decref(data);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (rank_of(st, list[i].name) >= 0)
+			list[k++] = list[i];
+	strays = calloc(k + 1, sizeof(*strays));
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; strays && i < k; i++) {
+		r = rank_of(st, list[i].name);
+		if (r < st->n_nodes && st->nodes[r].id[0] && strcmp(st->nodes[r].id, list[i].id) &&
+		    strcmp(list[i].status, "TERMINATED"))
+			sky_strlcpy(strays[n_strays++], list[i].id, sizeof(strays[0]));
+	}
+	free(st->seen);
+	st->seen = list;
+	st->n_seen = k;
+	st->listed_at = asked;
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; i < n_strays; i++) {
+		log_warn("%s: pod %s has a node's name but is not its pod (a deploy sent twice): "
+			 "terminating it", st->pool_id, strays[i]);
+		terminate_pod(st, strays[i], NULL);
+	}
+	free(strays);
+	return 0;
+}
+
+static int rp_refresh(struct rp_state *st, double max_age, struct sky_err *err)
+{
+	return sky_cloud_poll(&st->poll, max_age, list_pods, st, err);
+}
+
+/* The listed view of pod id: 0 and *out, -ENOENT when not listed; then
+ * -ESTALE when the listing was asked for before since (the pod may be too
+ * new for it). */
+static int rp_lookup(struct rp_state *st, const char *id, double since, struct rp_pod *out)
+{
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = st->listed_at < since ? -ESTALE : -ENOENT;
+	for (i = 0; i < st->n_seen; i++)
+		if (!strcmp(st->seen[i].id, id)) {
+			*out = st->seen[i];
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* pod(input:{podId}) alone: 0 and *out, -ENOENT when RunPod has no such pod. */
+static int query_pod(struct rp_state *st, const char *id, struct rp_pod *out,
+		     struct sky_err *err)
+{
+	json_t *data = NULL;
+	int rc = rp_pcall(&st->api, rp_req_pod(id), &data, err, "asking for a pod", NULL);
+
+	if (!rc)
+		rc = rp_parse_pod_answer(data, out);
+	json_decref(data);
+	return rc;
+}
+
+/* ---- prepare ------------------------------------------------------------------------ */
+
+static void state_free(struct rp_state *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	for (i = 0; st->nodes && i < st->n_nodes; i++)
+		sky_ssh_close(st->nodes[i].conn);
+	rp_client_fini(&st->api);
+	pthread_mutex_destroy(&st->lock);
+	sky_cloud_poll_destroy(&st->poll);
+	free(st->seen);
+	free(st->nodes);
+	free(st);
+}
+
+static int rp_teardown(void *state, struct sky_err *err);
+
+/* "<gpuTypeId>/<secure|community>" (the catalog's instance type) into
+ * the deploy's gpuTypeId and cloudType. */
+static int split_offer(struct rp_state *st, struct sky_err *err)
+{
+	const char *type = st->offer->instance_type, *slash = strrchr(type, '/');
+
+	if (slash && (size_t)(slash - type) < sizeof(st->gpu_type) && slash > type) {
+		snprintf(st->gpu_type, sizeof(st->gpu_type), "%.*s", (int)(slash - type), type);
+		if (!strcmp(slash + 1, "secure"))
+			sky_strlcpy(st->cloud, "SECURE", sizeof(st->cloud));
+		else if (!strcmp(slash + 1, "community"))
+			sky_strlcpy(st->cloud, "COMMUNITY", sizeof(st->cloud));
+		if (st->cloud[0])
+			return 0;
+	}
+	sky_err_set(err, "runpod: offer %s is not <gpuTypeId>/<secure|community>", type);
+	return -EINVAL;
+}
+
+static int rp_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
+{
+	struct rp_state *st;
+	char comment[160];
+	int i, rc;
+
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	sky_cloud_poll_init(&st->poll);
+	st->spec = pool->spec;
+	st->offer = pool->offer;
+	st->n_nodes = pool->spec->nodes;
+	st->node_state = pool->node_state;
+	st->node_state_arg = pool->node_state_arg;
+	st->n_devices = pool->offer->accelerator_count;
+	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
+		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
+	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < st->n_nodes; i++) {
+		st->nodes[i].st = st;
+		st->nodes[i].rank = i;
+	}
+	if ((rc = split_offer(st, err)) || (rc = client_for(&st->api, err)))
+		goto fail;
+	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), NULL, 0);
+	snprintf(st->prefix, sizeof(st->prefix), "skyfs-%s-", st->pool_id);
+	snprintf(comment, sizeof(comment), "skyfs-%s", st->pool_id);
+	if ((rc = sky_cloud_dir(pool, "runpod", st->dir, sizeof(st->dir), err)) ||
+	    (rc = sky_cloud_login_key(st->dir, comment, st->key_path, sizeof(st->key_path),
+				      st->login_pub, sizeof(st->login_pub), err)))
+		goto fail;
+	log_info("%s: prepared: %s cloud, GPU type %s, pods %s<rank>, API %s (key from %s)",
+		 pool->name, st->cloud, st->gpu_type, st->prefix, st->api.url, st->api.source);
+	*state = st;
+	return 0;
+fail:
+	/* give back what was made; the first error is the one to report */
+	{
+		struct sky_err ignored;
+
+		rp_teardown(st, &ignored);
+	}
+	return rc;
+}
+
+/* ---- provision ------------------------------------------------------------------------ */
+
+/* Why a pod that was listed is not coming back, into buf. */
+static void why_gone(const struct rp_pod *pod, int listed, char *buf, size_t len)
+{
+	if (!listed)
+		snprintf(buf, len, "pod %s is gone (no longer listed)", pod->id);
+	else
+		snprintf(buf, len, "pod %s is %s%s", pod->id, pod->status,
+			 !strcmp(pod->status, "EXITED") ? " (stopped, or reclaimed if spot)" : "");
+}
+
+/* The transport's thread says a node dropped or came back. A node whose
+ * pod is gone is reported gone (up < 0): it will not return, and nothing
+ * it says later counts (its address may be another machine's by then). */
+static void conn_state(void *arg, int up, const char *why)
+{
+	struct rp_node *an = arg;
+	struct rp_state *st = an->st;
+	struct rp_pod pod = { .has_runtime = 0 };
+	char reason[300];
+	int listed;
+
+	if (__atomic_load_n(&an->gone, __ATOMIC_ACQUIRE))
+		return;
+	if (!up && !rp_refresh(st, 0, NULL)) {
+		sky_strlcpy(pod.id, an->id, sizeof(pod.id));
+		listed = !rp_lookup(st, an->id, 0, &pod);
+		if (!listed || rp_pod_gone(&pod)) {
+			why_gone(&pod, listed, reason, sizeof(reason));
+			up = -1;
+			why = reason;
+		}
+	}
+	if (up < 0)
+		__atomic_store_n(&an->gone, 1, __ATOMIC_RELEASE);
+	if (st->node_state)
+		st->node_state(st->node_state_arg, an->rank, up, why);
+}
+
+static int deploy(struct rp_state *st, struct rp_node *an, const char *host_key,
+		  struct sky_err *err)
+{
+	const struct sky_offer *o = st->offer;
+	struct rp_deploy d = { 0 };
+	struct sky_api_error e;
+	char name[160], id[64], *b64 = NULL;
+	size_t klen = strlen(host_key);
+	json_t *data = NULL;
+	int rc;
+
+	if (!(b64 = malloc(4 * ((klen + 2) / 3) + 1)))
+		return -ENOMEM;
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)host_key, (int)klen);
+	snprintf(name, sizeof(name), "%s%d", st->prefix, an->rank);
+	d.spot = o->market == SKY_MARKET_SPOT;
+	d.cloud = st->cloud;
+	d.gpu_type = st->gpu_type;
+	d.gpu_count = o->accelerator_count > 0 ? o->accelerator_count : 1;
+	d.bid_per_gpu = o->price_usd_per_hour / d.gpu_count;
+	d.name = name;
+	d.image = DEFAULT_IMAGE;
+	d.public_key = st->login_pub;
+	d.host_key_b64 = b64;
+	d.container_disk_gb = CONTAINER_DISK_GB;
+	rc = rp_pcall(&st->api, rp_req_deploy(&d), &data, err,
+		      d.spot ? "renting a spot pod" : "deploying a pod", &e);
+	if (rc && d.spot && e.kind == SKY_API_CLIENT) {
+		/* RunPod dropped spot pods in 2026: a refused mutation is no spot
+		 * market here, the next candidate's business */
+		sky_err_set(err, "runpod: no spot pods (podRentInterruptable refused: %s%s%s)",
+			    e.code, e.code[0] ? ": " : "", e.message);
+		rc = -EAGAIN;
+	}
+	if (!rc && (rc = rp_parse_deploy(data, id, sizeof(id))))
+		sky_err_set(err, "runpod: the deploy answered without a pod id");
+	if (!rc) {
+		pthread_mutex_lock(&st->lock);
+		sky_strlcpy(an->id, id, sizeof(an->id));
+		an->deployed_at = sky_mono();
+		pthread_mutex_unlock(&st->lock);
+	}
+	json_decref(data);
+	OPENSSL_cleanse(b64, strlen(b64));
+	free(b64);
+	return rc;
+}
+
+static long boot_timeout(const struct rp_state *st)
+{
+	return st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600;
+}
+
+/* Waits for the pod's container to run with a public port mapped to 22. */
+static int wait_running(struct rp_state *st, struct rp_node *an, struct rp_pod *pod,
+			double deadline, struct sky_err *err)
+{
+	double direct_at = 0;
+	char why[300];
+	int rc, listed;
+
+	for (;;) {
+		if ((rc = rp_refresh(st, CACHE_FRESH_S, err)))
+			return rc;
+		rc = rp_lookup(st, an->id, an->deployed_at, pod);
+		listed = !rc;
+		if (rc == -ENOENT && sky_mono() >= direct_at) {
+			/* not in a listing newer than the pod: ask for it alone,
+			 * now and then */
+			direct_at = sky_mono() + DIRECT_EVERY_S;
+			rc = query_pod(st, an->id, pod, err);
+			if (rc == -ENOENT) {
+				sky_strlcpy(pod->id, an->id, sizeof(pod->id));
+				why_gone(pod, 0, why, sizeof(why));
+				sky_err_set(err, "runpod: %s while booting", why);
+				return -EAGAIN;
+			}
+			if (rc)
+				return rc;
+			listed = 1;
+		}
+		if (listed && rp_pod_gone(pod)) {
+			why_gone(pod, 1, why, sizeof(why));
+			sky_err_set(err, "runpod: %s while booting", why);
+			return -EAGAIN;
+		}
+		if (listed && pod->has_runtime && pod->ip[0])
+			return 0;
+		if (sky_mono() >= deadline) {
+			sky_err_set(err, "runpod: pod %s has no public SSH port after %ld s (%s)",
+				    an->id, boot_timeout(st), !listed ? "not listed yet" :
+				    !pod->has_runtime ? "its container is not up" :
+				    "no public port maps 22");
+			return -ETIMEDOUT;
+		}
+		usleep((useconds_t)(POLL_S * 1e6));
+	}
+}
+
+static int rp_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
+{
+	struct rp_state *st = state;
+	struct rp_node *an;
+	struct rp_pod pod = { .has_runtime = 0 };
+	struct sky_cloud_ssh ssh = { 0 };
+	struct sky_ssh_conn *conn = NULL;
+	char *key = NULL, comment[200], remote[256];
+	double deadline = sky_mono() + (double)boot_timeout(st);
+	int rc, i;
+
+	if (rank < 0 || rank >= st->n_nodes)
+		return -EINVAL;
+	an = &st->nodes[rank];
+	snprintf(comment, sizeof(comment), "%s%d", st->prefix, rank);
+	if ((rc = sky_cloud_host_key(st->dir, rank, comment, &key, an->host_pub,
+				     sizeof(an->host_pub), err)))
+		goto out;
+	if ((rc = deploy(st, an, key, err)))
+		goto out;
+	/* from here on the pod exists: terminate() must see its id */
+	sky_strlcpy(inst->id, an->id, sizeof(inst->id));
+	inst->state = SKY_INST_PENDING;
+	if ((rc = wait_running(st, an, &pod, deadline, err)))
+		goto out;
+	/* the host's public address: what other nodes' jobs are told */
+	sky_strlcpy(inst->address, pod.ip, sizeof(inst->address));
+	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
+	ssh.provider = "runpod";
+	ssh.id = an->id;
+	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.host = pod.ip;
+	ssh.port = pod.port;
+	ssh.identity = st->key_path;
+	ssh.pinned_key = an->host_pub;
+	ssh.remote_dir = remote;
+	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
+	ssh.deadline = deadline;
+	ssh.state = conn_state;
+	ssh.state_arg = an;
+	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
+		goto out;
+	pthread_mutex_lock(&st->lock);
+	an->conn = conn;
+	pthread_mutex_unlock(&st->lock);
+	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
+	inst->transport = &sky_transport_ssh;
+	inst->conn = conn;
+	sky_strlcpy(inst->host_key, "pinned (made by skyfs)", sizeof(inst->host_key));
+	inst->state = SKY_INST_RUNNING;
+	for (i = 0; i < st->n_devices; i++)
+		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
+	inst->n_devices = st->n_devices;
+out:
+	sky_cloud_free_secret(key);
+	return rc;
+}
+
+/* When the pod's deploy answered (0 when it is not a node's). */
+static double node_deployed_at(struct rp_state *st, const char *id)
+{
+	double at = 0;
+	int i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->n_nodes; i++)
+		if (!strcmp(st->nodes[i].id, id))
+			at = st->nodes[i].deployed_at;
+	pthread_mutex_unlock(&st->lock);
+	return at;
+}
+
+static int rp_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	struct rp_state *st = state;
+	struct rp_pod pod;
+	int rc;
+
+	if (!inst->id[0]) {
+		inst->state = SKY_INST_GONE;
+		return 0;
+	}
+	if ((rc = rp_refresh(st, CACHE_FRESH_S, err)))
+		return rc;
+	rc = rp_lookup(st, inst->id, node_deployed_at(st, inst->id), &pod);
+	if (rc == -ESTALE) {
+		inst->state = SKY_INST_PENDING;   /* too new for the listing */
+		return 0;
+	}
+	if (rc) {
+		rc = query_pod(st, inst->id, &pod, err);
+		if (rc == -ENOENT) {
+			inst->state = SKY_INST_GONE;
+			return 0;
+		}
+		if (rc)
+			return rc;
+	}
+	if (!strcmp(pod.status, "TERMINATED"))
+		inst->state = SKY_INST_GONE;
+	else if (rp_pod_gone(&pod))
+		inst->state = SKY_INST_STOPPING;
+	else if (pod.has_runtime && pod.ip[0])
+		inst->state = SKY_INST_RUNNING;
+	else
+		inst->state = SKY_INST_PENDING;
+	return 0;
+}
+
+/* ---- terminate, teardown ------------------------------------------------------------ */
+
+static int rp_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
+{
+	struct rp_state *st = state;
+	int rc, i;
+
+	/* the connection first: it reports nothing more, and its jobs end */
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; inst->id[0] && i < st->n_nodes; i++)
+		if (!strcmp(st->nodes[i].id, inst->id))
+			st->nodes[i].conn = NULL;
+	pthread_mutex_unlock(&st->lock);
+	sky_ssh_close(inst->conn);
+	inst->conn = NULL;
+	if (!inst->id[0]) {
+		inst->state = SKY_INST_GONE;
+		return 0;
+	}
+	if (!(rc = terminate_pod(st, inst->id, err)))
+		inst->state = SKY_INST_GONE;
+	return rc;
+}
+
+/* Every pod named as the pool's that is not terminated: pods whose deploy
+ * answer was lost, or a crashed run's. */
+static int sweep(struct rp_state *st, struct sky_err *err)
+{
+	char (*ids)[64] = NULL;
+	size_t n = 0, i;
+	int rc, r;
+
+	if ((rc = rp_refresh(st, 0, err)))
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	ids = calloc(st->n_seen + 1, sizeof(*ids));
+	for (i = 0; ids && i < st->n_seen; i++)
+		if (strcmp(st->seen[i].status, "TERMINATED"))
+			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
+	pthread_mutex_unlock(&st->lock);
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if ((r = terminate_pod(st, ids[i], err)) && !rc)
+			rc = r;
+	if (n)
+		log_info("%s: swept %zu pod(s) of the pool", st->pool_id, n);
+	free(ids);
+	return rc;
+}
+
+static int rp_teardown(void *state, struct sky_err *err)
+{
+	struct rp_state *st = state;
+	int rc = 0, i;
+
+	if (!st)
+		return 0;
+	/* not under the lock: a closing connection may report its state */
+	for (i = 0; st->nodes && i < st->n_nodes; i++) {
+		struct sky_ssh_conn *conn;
+
+		pthread_mutex_lock(&st->lock);
+		conn = st->nodes[i].conn;
+		st->nodes[i].conn = NULL;
+		pthread_mutex_unlock(&st->lock);
+		sky_ssh_close(conn);
+	}
+	if (st->api.http && st->prefix[0])
+		rc = sweep(st, err);
+	if (st->key_path[0])
+		sky_sshkey_remove(st->key_path);
+	if (st->dir[0])
+		rmdir(st->dir);
+	state_free(st);
+	return rc;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+static int rp_status(struct sky_buf *out)
+{
+	char key[RP_KEY_MAX], source[64] = "", msg[400] = "";
+	int rc = rp_load_key(key, sizeof(key), source, sizeof(source), msg, sizeof(msg));
+
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc)
+		sky_buf_printf(out, "configured: no (%s)\n", msg);
+	else
+		sky_buf_printf(out, "configured: yes (API key from %s)\n", source);
+	sky_cloud_health_render(&health, out, rc == 0);
+	return out->data ? 0 : -ENOMEM;
+}
+
+const struct sky_provider_ops sky_provider_runpod = {
+	.name = "runpod",
+	.status = rp_status,
+	.offers = rp_offers,
+	.prepare = rp_prepare,
+	.provision = rp_provision,
+	.get_instance = rp_get_instance,
+	.terminate = rp_terminate,
+	.teardown = rp_teardown,
+};
