@@ -333,6 +333,20 @@ static double num(json_t *v)
 	return 0;
 }
 
+/* Vast's geolocation as a region word: "Texas, US" is "Texas,US" (a plan
+ * or offers row is split on blanks by the tools that read it). */
+static void region_of(const char *geo, char *out, size_t len)
+{
+	size_t k = 0;
+
+	for (; *geo && k + 1 < len; geo++) {
+		if (*geo == ' ' && k && out[k - 1] == ',')
+			continue;
+		out[k++] = *geo == ' ' || *geo == '\t' ? '_' : *geo;
+	}
+	out[k] = '\0';
+}
+
 int vastai_parse_asks(json_t *doc, struct vastai_ask **out, size_t *n)
 {
 	json_t *list = json_object_get(doc, "offers"), *o;
@@ -357,7 +371,7 @@ int vastai_parse_asks(json_t *doc, struct vastai_ask **out, size_t *n)
 		a->gpu_ram_mb = (int)num(json_object_get(o, "gpu_ram"));
 		a->dph_total = num(json_object_get(o, "dph_total"));
 		a->min_bid = num(json_object_get(o, "min_bid"));
-		sky_strlcpy(a->geolocation, sky_json_str(o, "geolocation"), sizeof(a->geolocation));
+		region_of(sky_json_str(o, "geolocation"), a->geolocation, sizeof(a->geolocation));
 		cpus = num(json_object_get(o, "cpu_cores_effective"));
 		a->vcpus = (int)(cpus > 0 ? cpus : num(json_object_get(o, "cpu_cores")));
 		a->memory_gb = (int)(num(json_object_get(o, "cpu_ram")) / 1024);

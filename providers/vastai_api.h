@@ -120,7 +120,7 @@ struct vastai_ask {
 	int gpu_ram_mb;
 	double dph_total;              /* on-demand $/h */
 	double min_bid;                /* interruptible floor $/h; 0 when absent */
-	char geolocation[32];          /* "" when absent */
+	char geolocation[32];          /* as a region word ("Texas,US"); "" when absent */
 	int vcpus;                     /* cpu_cores_effective (else cpu_cores); 0 unknown */
 	int memory_gb;                 /* cpu_ram / 1024; 0 unknown */
 };

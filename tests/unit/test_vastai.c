@@ -215,7 +215,7 @@ static void test_parse_asks_and_offers(void **state)
 	assert_int_equal(vastai_ask_offer(&a[1], SKY_MARKET_SPOT, &o), -ENOENT);
 	assert_int_equal(vastai_ask_offer(&a[2], SKY_MARKET_SPOT, &o), 0);
 	assert_string_equal(o.accelerator, "A100");
-	assert_string_equal(o.region, "Sweden, SE");
+	assert_string_equal(o.region, "Sweden,SE");   /* one word in plan and offers */
 	/* unknown to the catalog: as reported */
 	assert_int_equal(vastai_ask_offer(&a[3], SKY_MARKET_ON_DEMAND, &o), 0);
 	assert_string_equal(o.accelerator, "RTX 9999");
