@@ -149,8 +149,8 @@ class VastTest(VastBase):
                               timeout=60)
         tried = parse_tried(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 2, tried)
-        self.assertIn("RTX_4090 Canada, CA on-demand", tried[0])
-        self.assertIn("no free ask of RTX 4090 x1 in Canada, CA left (1 found for 2 nodes; "
+        self.assertIn("RTX_4090 Canada,CA on-demand", tried[0])
+        self.assertIn("no free ask of RTX 4090 x1 in Canada,CA left (1 found for 2 nodes; "
                       "ask 101: renting an ask: no_such_ask", tried[0])
         self.assertTrue(tried[1].endswith("in use"), tried)
         self.assertIn("RTX_4090 US on-demand", tried[1])
