@@ -25,6 +25,7 @@ struct live_set {
 	char provider[32];
 	struct sky_offer *offers;
 	size_t n;
+	int complete;           /* the provider's live offers are all it offers */
 };
 
 /* Loading happens on first use (or in sky_catalog_init); the tables are
@@ -261,7 +262,7 @@ static struct live_set *find_live(const char *provider)
 }
 
 int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers, size_t n,
-			   time_t fetched)
+			   time_t fetched, int complete)
 {
 	struct sky_offer *copy = NULL, *old = NULL;
 	const struct sky_accel *a;
@@ -310,6 +311,7 @@ int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers,
 		old = set->offers;
 		set->offers = copy;
 		set->n = n;
+		set->complete = complete;
 		copy = NULL;
 	} else {
 		rc = -ENOMEM;
@@ -321,12 +323,16 @@ int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers,
 }
 
 /* Whether a live offer replaces snapshot row o. The count is part of the
- * key: RunPod names one instance type for every count of its GPU. */
+ * key: RunPod names one instance type for every count of its GPU. A
+ * provider whose live answer is complete replaces every row: what it no
+ * longer lists (no capacity in that region now) is not offered. */
 static int overridden(const struct sky_offer *o)
 {
 	const struct live_set *set = find_live(o->provider);
 	size_t i;
 
+	if (set && set->complete)
+		return 1;
 	for (i = 0; set && i < set->n; i++) {
 		const struct sky_offer *l = &set->offers[i];
 

@@ -75,7 +75,7 @@ const struct sky_catalog_provider *sky_catalog_provider(const char *name);
  * names where the catalog knows them. An offer's own as_of is kept when
  * set (e.g. a spot price's timestamp), else it is `fetched`. */
 int sky_catalog_merge_live(const char *provider, const struct sky_offer *offers, size_t n,
-			   time_t fetched);
+			   time_t fetched, int complete);
 /* A copy of every offer (snapshot rows overridden by live ones), into a
  * malloc'd array the caller frees. */
 int sky_catalog_offers(struct sky_offer **out, size_t *n);

@@ -447,6 +447,7 @@ static int lambda_teardown(void *state, struct sky_err *err)
 
 const struct sky_provider_ops sky_provider_lambda = {
 	.name = "lambda",
+	.live_complete = 1,
 	.status = lambda_status,
 	.offers = lambda_offers,
 	.prepare = lambda_prepare,

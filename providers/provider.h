@@ -109,6 +109,11 @@ struct sky_buf;
 
 struct sky_provider_ops {
 	const char *name;
+	/* offers() lists everything the provider offers right now (RunPod,
+	 * Lambda, Vast.ai), so its shipped snapshot's rows are hidden while a
+	 * live answer stands; 0 when live offers only refine the snapshot
+	 * (aws: spot prices over the snapshot's on-demand rows). */
+	int live_complete;
 	/* providers/<name>/status's "configured: ..." line and any other
 	 * lines the provider knows (credentials' source, never a secret). */
 	int (*status)(struct sky_buf *out);

@@ -713,6 +713,7 @@ static int rp_status(struct sky_buf *out)
 
 const struct sky_provider_ops sky_provider_runpod = {
 	.name = "runpod",
+	.live_complete = 1,
 	.status = rp_status,
 	.offers = rp_offers,
 	.prepare = rp_prepare,

@@ -727,6 +727,7 @@ static int vastai_status(struct sky_buf *out)
 
 const struct sky_provider_ops sky_provider_vastai = {
 	.name = "vastai",
+	.live_complete = 1,
 	.status = vastai_status,
 	.offers = vastai_offers,
 	.prepare = vastai_prepare,

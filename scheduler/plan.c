@@ -49,7 +49,7 @@ static void refresh_live(struct sky_pool *p, struct sky_buf *errs)
 		if (rc) {
 			sky_provider_note_error(provs[i]->name, err.msg[0] ? err.msg : strerror(-rc));
 			if (p) {
-				sky_catalog_merge_live(provs[i]->name, NULL, 0, (time_t)sky_now());
+				sky_catalog_merge_live(provs[i]->name, NULL, 0, (time_t)sky_now(), 0);
 				pthread_mutex_lock(&g.lock);
 				pool_event(p, "%s: no live offers: %s", provs[i]->name,
 					   err.msg[0] ? err.msg : strerror(-rc));
@@ -59,7 +59,8 @@ static void refresh_live(struct sky_pool *p, struct sky_buf *errs)
 				sky_buf_printf(errs, "%s%s", errs->len ? "; " : "",
 					       err.msg[0] ? err.msg : strerror(-rc));
 		} else {
-			sky_catalog_merge_live(provs[i]->name, offers, k, (time_t)sky_now());
+			sky_catalog_merge_live(provs[i]->name, offers, k, (time_t)sky_now(),
+					       provs[i]->live_complete);
 		}
 		free(offers);
 	}

@@ -364,14 +364,14 @@ static void test_staleness(void **state)
 	snprintf(live.instance_type, sizeof(live.instance_type), "x1");
 	snprintf(live.region, sizeof(live.region), "r1");
 	live.price_usd_per_hour = 1;
-	assert_int_equal(sky_catalog_merge_live("aws", &live, 1, time(NULL) - 100), 0);
+	assert_int_equal(sky_catalog_merge_live("aws", &live, 1, time(NULL) - 100, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	for (i = 0; i < n; i++)
 		assert_int_equal(o[i].stale, o[i].source == SKY_SOURCE_SNAPSHOT);
 	free(o);
 
 	sky_catalog_set_max_age(30L * 86400);
-	assert_int_equal(sky_catalog_merge_live("aws", NULL, 0, time(NULL)), 0);
+	assert_int_equal(sky_catalog_merge_live("aws", NULL, 0, time(NULL), 0), 0);
 }
 
 static struct sky_offer live_offer(const char *type, const char *region, const char *accel,
@@ -424,7 +424,7 @@ static void test_merge_live(void **state)
 	first[0] = live_offer("g5.xlarge", "us-east-1", "NVIDIA A10G", 1, SKY_MARKET_ON_DEMAND, 0.5);
 	first[1] = live_offer("g7.xlarge", "us-east-1", "Fancy GPU 9000", 1, SKY_MARKET_SPOT, 0.25);
 	first[1].as_of = 1800000000;
-	assert_int_equal(sky_catalog_merge_live("aws", first, 2, fetched), 0);
+	assert_int_equal(sky_catalog_merge_live("aws", first, 2, fetched, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	assert_int_equal(n, n0 + 1);
 	assert_int_equal(count_key(o, n, "aws", "g5.xlarge", "us-east-1", 1, SKY_MARKET_ON_DEMAND), 1);
@@ -449,7 +449,7 @@ static void test_merge_live(void **state)
 	 * snapshot row alone */
 	second[0] = live_offer("NVIDIA H100 80GB HBM3/secure", "secure", "NVIDIA H100 80GB HBM3", 1,
 			       SKY_MARKET_ON_DEMAND, 2.0);
-	assert_int_equal(sky_catalog_merge_live("runpod", second, 1, fetched), 0);
+	assert_int_equal(sky_catalog_merge_live("runpod", second, 1, fetched, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	assert_int_equal(n, n0 + 1);
 	x = find_offer(o, n, "runpod", "NVIDIA H100 80GB HBM3/secure", "secure", 1,
@@ -463,7 +463,7 @@ static void test_merge_live(void **state)
 
 	/* a second merge replaces the first live set of that provider whole */
 	second[0] = live_offer("p5.48xlarge", "us-west-2", "H100", 8, SKY_MARKET_SPOT, 20.0);
-	assert_int_equal(sky_catalog_merge_live("aws", second, 1, fetched + 60), 0);
+	assert_int_equal(sky_catalog_merge_live("aws", second, 1, fetched + 60, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	assert_int_equal(n, n0);
 	assert_null(find_offer(o, n, "aws", "g7.xlarge", "us-east-1", 1, SKY_MARKET_SPOT));
@@ -480,7 +480,7 @@ static void test_merge_live(void **state)
 
 	/* a live-only provider's offers are all live */
 	second[0] = live_offer("12345678", "US", "RTX 4090", 1, SKY_MARKET_ON_DEMAND, 0.42);
-	assert_int_equal(sky_catalog_merge_live("vastai", second, 1, fetched), 0);
+	assert_int_equal(sky_catalog_merge_live("vastai", second, 1, fetched, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	assert_int_equal(n, n0 + 1);
 	x = find_offer(o, n, "vastai", "12345678", "US", 1, SKY_MARKET_ON_DEMAND);
@@ -489,20 +489,51 @@ static void test_merge_live(void **state)
 	free(o);
 
 	/* empty sets: back to the snapshot */
-	assert_int_equal(sky_catalog_merge_live("aws", NULL, 0, fetched), 0);
-	assert_int_equal(sky_catalog_merge_live("runpod", NULL, 0, fetched), 0);
-	assert_int_equal(sky_catalog_merge_live("vastai", NULL, 0, fetched), 0);
+	assert_int_equal(sky_catalog_merge_live("aws", NULL, 0, fetched, 0), 0);
+	assert_int_equal(sky_catalog_merge_live("runpod", NULL, 0, fetched, 0), 0);
+	assert_int_equal(sky_catalog_merge_live("vastai", NULL, 0, fetched, 0), 0);
 	assert_int_equal(sky_catalog_offers(&o, &n), 0);
 	assert_int_equal(n, n0);
 	assert_int_equal(count_key(o, n, "aws", "g5.xlarge", "us-east-1", 1, SKY_MARKET_ON_DEMAND), 1);
 	free(o);
 
-	assert_int_equal(sky_catalog_merge_live(NULL, second, 1, fetched), -EINVAL);
-	assert_int_equal(sky_catalog_merge_live("", second, 1, fetched), -EINVAL);
-	assert_int_equal(sky_catalog_merge_live("aws", NULL, 1, fetched), -EINVAL);
+	assert_int_equal(sky_catalog_merge_live(NULL, second, 1, fetched, 0), -EINVAL);
+	assert_int_equal(sky_catalog_merge_live("", second, 1, fetched, 0), -EINVAL);
+	assert_int_equal(sky_catalog_merge_live("aws", NULL, 1, fetched, 0), -EINVAL);
 	assert_int_equal(sky_catalog_merge_live("a-provider-name-of-more-than-31-bytes", second, 1,
-						fetched), -EINVAL);
+						fetched, 0), -EINVAL);
 	assert_int_equal(sky_catalog_offers(NULL, &n), -EINVAL);
+}
+
+/* A complete live answer hides every snapshot row of its provider (what it
+ * no longer lists is not offered), and only while it stands. */
+static void test_merge_live_complete(void **state)
+{
+	struct sky_offer *o = NULL, one;
+	size_t n = 0, n0, i, lambda_rows = 0;
+
+	(void)state;
+	assert_int_equal(sky_catalog_offers(&o, &n0), 0);
+	for (i = 0; i < n0; i++)
+		lambda_rows += !strcmp(o[i].provider, "lambda");
+	free(o);
+	assert_true(lambda_rows > 1);
+	one = live_offer("gpu_1x_a10", "us-east-1", "A10", 1, SKY_MARKET_ON_DEMAND, 0.7);
+	assert_int_equal(sky_catalog_merge_live("lambda", &one, 1, time(NULL), 1), 0);
+	assert_int_equal(sky_catalog_offers(&o, &n), 0);
+	assert_int_equal(n, n0 - lambda_rows + 1);
+	for (i = 0, lambda_rows = 0; i < n; i++)
+		if (!strcmp(o[i].provider, "lambda")) {
+			lambda_rows++;
+			assert_int_equal(o[i].source, SKY_SOURCE_LIVE);
+		}
+	assert_int_equal(lambda_rows, 1);
+	free(o);
+	/* a failed refresh (no live answer) brings the snapshot back */
+	assert_int_equal(sky_catalog_merge_live("lambda", NULL, 0, time(NULL), 0), 0);
+	assert_int_equal(sky_catalog_offers(&o, &n), 0);
+	assert_int_equal(n, n0);
+	free(o);
 }
 
 static void test_providers(void **state)
@@ -712,7 +743,7 @@ static void *merger(void *arg)
 		o[0] = live_offer("g5.xlarge", "us-east-1", "A10G", 1, SKY_MARKET_ON_DEMAND, 0.3);
 		o[1] = live_offer("a", "b", "H100", 8, SKY_MARKET_SPOT, 9);
 		o[2] = live_offer("c", "d", "", 0, SKY_MARKET_ON_DEMAND, 0.1);
-		if (sky_catalog_merge_live(provider, o, (size_t)(i % 4), time(NULL)))
+		if (sky_catalog_merge_live(provider, o, (size_t)(i % 4), time(NULL), i & 1))
 			return arg;
 	}
 	return NULL;
@@ -761,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_offers),
 		cmocka_unit_test(test_staleness),
 		cmocka_unit_test(test_merge_live),
+		cmocka_unit_test(test_merge_live_complete),
 		cmocka_unit_test(test_providers),
 		cmocka_unit_test(test_lazy_load),
 		cmocka_unit_test(test_loader_good),
