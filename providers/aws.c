@@ -43,23 +43,8 @@
 #define TERMINATE_DEADLINE_S 120
 #define GROUP_DELETE_DEADLINE_S 300
 
-static void state_free(struct aws_state *st)
-{
-	int i;
-
-	if (!st)
-		return;
-	for (i = 0; st->nodes && i < st->n_nodes; i++)
-		sky_ssh_close(st->nodes[i].conn);
-	aws_client_fini(&st->api);
-	pthread_mutex_destroy(&st->lock);
-	sky_cloud_poll_destroy(&st->poll);
-	free(st->seen);
-	free(st->nodes);
-	free(st);
-}
-
 static int aws_teardown(void *state, struct sky_err *err);
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len);
 
 static int aws_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
@@ -69,33 +54,18 @@ static int aws_prepare(const struct sky_pool_info *pool, void **state, struct sk
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
-	pthread_mutex_init(&st->lock, NULL);
-	sky_cloud_poll_init(&st->poll);
-	st->spec = pool->spec;
-	st->offer = pool->offer;
-	st->n_nodes = pool->spec->nodes;
-	st->node_state = pool->node_state;
-	st->node_state_arg = pool->node_state_arg;
-	st->n_devices = pool->offer->accelerator_count;
-	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
-		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
-	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
-		rc = -ENOMEM;
+	rc = sky_cloud_pool_init(&st->base, "aws", pool, sizeof(*st->nodes));
+	st->nodes = st->base.nodes;
+	st->base.gone = instance_gone;
+	if (rc)
 		goto fail;
-	}
-	for (i = 0; i < st->n_nodes; i++) {
-		st->nodes[i].st = st;
-		st->nodes[i].rank = i;
-	}
 	if ((rc = aws_client_for(&st->api, pool->offer->region, err)))
 		goto fail;
-	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), st->mount_tag,
-			  sizeof(st->mount_tag));
 	RAND_bytes(rnd, sizeof(rnd));
 	for (i = 0; i < (int)sizeof(rnd); i++)
 		snprintf(st->nonce + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(st->key_name, sizeof(st->key_name), "skyfs-%s", st->pool_id);
-	if ((rc = sky_cloud_dir(pool, "aws", st->dir, sizeof(st->dir), err)))
+	snprintf(st->key_name, sizeof(st->key_name), "skyfs-%s", st->base.id);
+	if ((rc = sky_cloud_dir(pool, "aws", st->base.dir, sizeof(st->base.dir), err)))
 		goto fail;
 	if ((rc = aws_find_image(st, err)) || (rc = aws_import_key(st, err)) ||
 	    (rc = aws_create_group(st, err)))
@@ -116,23 +86,18 @@ fail:
 
 /* ---- provision ----------------------------------------------------------------------- */
 
-/* The transport's thread says a node dropped or came back. A node whose
- * instance is going away is reported gone (up < 0): it will not return. */
-static void conn_state(void *arg, int up, const char *why)
+/* Whether a node that dropped is not coming back: its instance is going
+ * away (sky_cloud_pool.gone). */
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len)
 {
-	struct aws_node *an = arg;
-	struct aws_state *st = an->st;
+	struct aws_state *st = (struct aws_state *)n->pool;
+	struct aws_node *an = (struct aws_node *)n;
 	struct aws_instance in;
-	char reason[400];
 
-	__atomic_store_n(&an->up, up, __ATOMIC_RELEASE);
-	if (!up && !aws_refresh(st, 0, NULL) && !aws_lookup(st, an->id, &in) && aws_gone(&in)) {
-		aws_why_gone(&in, reason, sizeof(reason));
-		up = -1;
-		why = reason;
-	}
-	if (st->node_state)
-		st->node_state(st->node_state_arg, an->rank, up, why);
+	if (aws_refresh(st, 0, NULL) || aws_lookup(st, an->base.id, &in) || !aws_gone(&in))
+		return 0;
+	aws_why_gone(&in, why, len);
+	return 1;
 }
 
 /* cloud-init's ssh_keys: the host key the node's sshd uses from its first
@@ -176,7 +141,7 @@ out:
 static int run_instance(struct aws_state *st, struct aws_node *an, const struct sky_buf *ud,
 			struct sky_err *err)
 {
-	const struct sky_offer *o = st->offer;
+	const struct sky_offer *o = st->base.offer;
 	struct sky_buf q = { 0 };
 	struct sky_aws_query p = { &q, 0 };
 	struct aws_instance *list = NULL;
@@ -188,12 +153,12 @@ static int run_instance(struct aws_state *st, struct aws_node *an, const struct 
 
 	/* the same launch retried is the same token; another incarnation of
 	 * the pool (nonce) or another node is another one */
-	snprintf(name, sizeof(name), "%s/%s/%d", st->pool_id, st->nonce, an->rank);
+	snprintf(name, sizeof(name), "%s/%s/%d", st->base.id, st->nonce, an->base.rank);
 	EVP_Digest(name, strlen(name), digest, NULL, EVP_sha256(), NULL);
 	for (i = 0; i < 16; i++)
 		snprintf(token + 2 * i, 3, "%02x", digest[i]);
-	snprintf(name, sizeof(name), "skyfs-%s-node-%d", st->pool_id, an->rank);
-	snprintf(rank, sizeof(rank), "%d", an->rank);
+	snprintf(name, sizeof(name), "skyfs-%s-node-%d", st->base.id, an->base.rank);
+	snprintf(rank, sizeof(rank), "%d", an->base.rank);
 	sky_aws_query_add(&p, "ImageId", st->image);
 	sky_aws_query_add(&p, "InstanceType", o->instance_type);
 	sky_aws_query_add(&p, "MinCount", "1");
@@ -205,8 +170,8 @@ static int run_instance(struct aws_state *st, struct aws_node *an, const struct 
 	sky_aws_query_add(&p, "InstanceInitiatedShutdownBehavior", "terminate");
 	sky_aws_query_add(&p, "TagSpecification.1.ResourceType", "instance");
 	aws_add_tag(&p, 1, "Name", name);
-	aws_add_tag(&p, 2, "skyfs:pool", st->pool_id);
-	aws_add_tag(&p, 3, "skyfs:mount", st->mount_tag);
+	aws_add_tag(&p, 2, "skyfs:pool", st->base.id);
+	aws_add_tag(&p, 3, "skyfs:mount", st->base.mount);
 	aws_add_tag(&p, 4, "skyfs:node", rank);
 	if (o->market == SKY_MARKET_SPOT) {
 		sky_aws_query_add(&p, "InstanceMarketOptions.MarketType", "spot");
@@ -214,9 +179,10 @@ static int run_instance(struct aws_state *st, struct aws_node *an, const struct 
 				  "one-time");
 		sky_aws_query_add(&p, "InstanceMarketOptions.SpotOptions."
 				  "InstanceInterruptionBehavior", "terminate");
-		for (i = 0; i < st->spec->n_alts; i++)
-			if (st->spec->alts[i].max_price > 0) {
-				snprintf(price, sizeof(price), "%.4f", st->spec->alts[i].max_price);
+		for (i = 0; i < st->base.spec->n_alts; i++)
+			if (st->base.spec->alts[i].max_price > 0) {
+				snprintf(price, sizeof(price), "%.4f",
+					 st->base.spec->alts[i].max_price);
 				sky_aws_query_add(&p, "InstanceMarketOptions.SpotOptions.MaxPrice",
 						  price);
 				break;
@@ -228,19 +194,14 @@ static int run_instance(struct aws_state *st, struct aws_node *an, const struct 
 		rc = -EPROTO;
 	}
 	if (!rc) {
-		pthread_mutex_lock(&st->lock);
-		sky_strlcpy(an->id, list[0].id, sizeof(an->id));
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_lock(&st->base.lock);
+		sky_strlcpy(an->base.id, list[0].id, sizeof(an->base.id));
+		pthread_mutex_unlock(&st->base.lock);
 	}
 	free(list);
 	xmlFreeDoc(doc);
 	sky_buf_free(&q);
 	return rc;
-}
-
-static double boot_deadline(const struct aws_state *st)
-{
-	return sky_mono() + (double)(st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600);
 }
 
 /* Waits for the instance to run and have an address. */
@@ -252,7 +213,7 @@ static int wait_running(struct aws_state *st, struct aws_node *an, struct aws_in
 	for (;;) {
 		if ((rc = aws_refresh(st, CACHE_FRESH_S, err)))
 			return rc;
-		if (!aws_lookup(st, an->id, in)) {
+		if (!aws_lookup(st, an->base.id, in)) {
 			if (!strcmp(in->state, "running") && (in->public_ip[0] || in->private_ip[0]))
 				return 0;
 			if (aws_gone(in)) {
@@ -264,8 +225,9 @@ static int wait_running(struct aws_state *st, struct aws_node *an, struct aws_in
 			}
 		}
 		if (sky_mono() >= deadline) {
-			sky_err_set(err, "aws: instance %s not running after %ld s (%s)", an->id,
-				    st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600,
+			sky_err_set(err, "aws: instance %s not running after %ld s (%s)",
+				    an->base.id,
+				    sky_cloud_boot_s(&st->base),
 				    in->state[0] ? in->state : "not listed yet");
 			return -ETIMEDOUT;
 		}
@@ -280,16 +242,15 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 	struct aws_instance in = { 0 };
 	struct sky_buf ud = { 0 };
 	struct sky_cloud_ssh ssh = { 0 };
-	struct sky_ssh_conn *conn = NULL;
-	char *key = NULL, comment[200], remote[256];
-	double deadline = boot_deadline(st);
-	int rc, i;
+	char *key = NULL, comment[200];
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	int rc;
 
-	if (rank < 0 || rank >= st->n_nodes)
+	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
 	snprintf(comment, sizeof(comment), "%s-node-%d", st->key_name, rank);
-	if ((rc = sky_cloud_host_key(st->dir, rank, comment, &key, an->host_pub,
+	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, an->host_pub,
 				     sizeof(an->host_pub), err)))
 		goto out;
 	if ((rc = user_data(key, an->host_pub, &ud))) {
@@ -299,52 +260,21 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 	if ((rc = run_instance(st, an, &ud, err)))
 		goto out;
 	/* from here on the node exists: terminate() must see its id */
-	sky_strlcpy(inst->id, an->id, sizeof(inst->id));
+	sky_strlcpy(inst->id, an->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
 	if ((rc = wait_running(st, an, &in, deadline, err)))
 		goto out;
 	sky_strlcpy(inst->address, in.public_ip[0] ? in.public_ip : in.private_ip,
 		    sizeof(inst->address));
-	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
-	ssh.provider = "aws";
-	ssh.id = an->id;
-	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.id = an->base.id;
 	ssh.host = inst->address;
-	ssh.identity = st->key_path;
 	ssh.pinned_key = an->host_pub;
-	ssh.remote_dir = remote;
-	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
 	ssh.deadline = deadline;
-	ssh.state = conn_state;
-	ssh.state_arg = an;
-	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
-		goto out;
-	pthread_mutex_lock(&st->lock);
-	an->conn = conn;
-	pthread_mutex_unlock(&st->lock);
-	__atomic_store_n(&an->up, 1, __ATOMIC_RELEASE);
-	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(an->conn), sizeof(inst->workdir));
-	inst->transport = &sky_transport_ssh;
-	inst->conn = an->conn;
-	sky_strlcpy(inst->host_key, "pinned (made by skyfs)", sizeof(inst->host_key));
-	inst->state = SKY_INST_RUNNING;
-	for (i = 0; i < st->n_devices; i++)
-		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
-	inst->n_devices = st->n_devices;
+	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
 out:
 	sky_cloud_free_secret(key);
 	sky_buf_free(&ud);
 	return rc;
-}
-
-static struct aws_node *node_of(struct aws_state *st, const struct sky_instance *inst)
-{
-	int i;
-
-	for (i = 0; inst->id[0] && i < st->n_nodes; i++)
-		if (!strcmp(st->nodes[i].id, inst->id))
-			return &st->nodes[i];
-	return NULL;
 }
 
 static int aws_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
@@ -434,18 +364,10 @@ static int terminate_ids(struct aws_state *st, char (*ids)[32], size_t n, struct
 static int aws_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
 {
 	struct aws_state *st = state;
-	struct aws_node *an = node_of(st, inst);
 	char ids[1][32];
 	int rc;
 
-	/* the connection first: it reports nothing more, and its jobs end */
-	if (an) {
-		pthread_mutex_lock(&st->lock);
-		an->conn = NULL;
-		pthread_mutex_unlock(&st->lock);
-	}
-	sky_ssh_close(inst->conn);
-	inst->conn = NULL;
+	sky_cloud_drop_conn(&st->base, inst);
 	if (!inst->id[0]) {
 		inst->state = SKY_INST_GONE;
 		return 0;
@@ -470,18 +392,18 @@ static int sweep(struct aws_state *st, struct sky_err *err)
 
 	if ((rc = aws_refresh(st, 0, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++)
 		if (!aws_gone(&st->seen[i]) || !strcmp(st->seen[i].state, "stopped"))
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; !rc && i < n; i += 500)
 		rc = terminate_ids(st, ids + i, n - i < 500 ? n - i : 500, err);
 	if (n)
-		log_info("%s: swept %zu instance(s) of the pool", st->pool_id, n);
+		log_info("%s: swept %zu instance(s) of the pool", st->base.id, n);
 	free(ids);
 	return rc;
 }
@@ -491,15 +413,12 @@ static int aws_teardown(void *state, struct sky_err *err)
 	struct aws_state *st = state;
 	double deadline = sky_mono() + GROUP_DELETE_DEADLINE_S;
 	struct aws_error e;
-	int rc = 0, r, i;
+	int rc = 0, r;
 
 	if (!st)
 		return 0;
-	for (i = 0; st->nodes && i < st->n_nodes; i++) {
-		sky_ssh_close(st->nodes[i].conn);
-		st->nodes[i].conn = NULL;
-	}
-	if (st->api.http && st->pool_id[0])
+	sky_cloud_close_nodes(&st->base);
+	if (st->api.http && st->base.id[0])
 		rc = sweep(st, err);
 	/* a group still held by a terminating instance cannot go yet */
 	while (st->group_id[0]) {
@@ -513,11 +432,10 @@ static int aws_teardown(void *state, struct sky_err *err)
 	}
 	if (st->key_imported && (r = aws_delete_key_pair(st, err)) && !rc)
 		rc = r;
-	if (st->key_path[0])
-		sky_sshkey_remove(st->key_path);
-	if (st->dir[0])
-		rmdir(st->dir);
-	state_free(st);
+	aws_client_fini(&st->api);
+	free(st->seen);
+	sky_cloud_pool_fini(&st->base);
+	free(st);
 	return rc;
 }
 

@@ -2,10 +2,10 @@
  * the per-pool state, the call wrapper that turns EC2 errors into
  * messages, the pool's instance cache, and the per-pool resources.
  *
- * Locking: aws_state.lock guards seen/n_seen and each
- * node's id and conn; it is never held during a call to EC2 or the
- * transport. Everything else in aws_state is written by prepare() before
- * any other thread sees it, and read-only after. */
+ * Locking: aws_state.base.lock guards seen/n_seen and each node's id and
+ * conn; it is never held during a call to EC2 or the transport. Everything
+ * else in aws_state is written by prepare() before any other thread sees
+ * it, and read-only after. */
 #ifndef SKY_AWS_INTERNAL_H
 #define SKY_AWS_INTERNAL_H
 
@@ -21,38 +21,20 @@
 struct sky_spec;
 struct sky_ssh_conn;
 
-struct aws_state;
-
 struct aws_node {
-	struct aws_state *st;
-	int rank;
-	char id[32];                     /* "" until RunInstances answered */
+	struct sky_cloud_node base;      /* first: rank, id (the instance's), conn */
 	char host_pub[SKY_SSHKEY_LINE_MAX];
-	struct sky_ssh_conn *conn;       /* while provisioned */
-	int up;                          /* atomic: what the connection said last */
 };
 
 struct aws_state {
+	struct sky_cloud_pool base;      /* first: spec, offer, pool id, dir, lock, poll */
 	struct aws_client api;
-	const struct sky_spec *spec;
-	char pool_id[96];                /* "<name>-<hash of the state dir>": tags, names */
 	char nonce[17];                  /* this incarnation's: client tokens */
-	char dir[4096];                  /* <pool state>/aws: keys */
-	char key_path[4200];
 	char key_name[128];
 	int key_imported;
 	char group_id[64];
 	char image[64];
-	char mount_tag[256];
-	const struct sky_offer *offer;
-	int n_devices;
-	void (*node_state)(void *arg, int rank, int up, const char *why);
-	void *node_state_arg;
-	struct aws_node *nodes;
-	int n_nodes;
-
-	pthread_mutex_t lock;
-	struct sky_cloud_poll poll;      /* one DescribeInstances for every waiter */
+	struct aws_node *nodes;          /* base.nodes */
 	struct aws_instance *seen;       /* the pool's instances as last described */
 	size_t n_seen;
 };

@@ -117,8 +117,8 @@ int aws_import_key(struct aws_state *st, struct sky_err *err)
 	struct aws_error e;
 	int rc, tries;
 
-	if ((rc = sky_cloud_login_key(st->dir, st->key_name, st->key_path, sizeof(st->key_path),
-				      pub, sizeof(pub), err)))
+	if ((rc = sky_cloud_login_key(st->base.dir, st->key_name, st->base.key_path,
+				      sizeof(st->base.key_path), pub, sizeof(pub), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
 		struct sky_buf q = { 0 };
@@ -191,8 +191,8 @@ int aws_create_group(struct aws_state *st, struct sky_err *err)
 	xmlDoc *doc = NULL;
 	int rc, tries;
 
-	if (st->spec->ssh_cidr)
-		sky_strlcpy(cidr, st->spec->ssh_cidr, sizeof(cidr));
+	if (st->base.spec->ssh_cidr)
+		sky_strlcpy(cidr, st->base.spec->ssh_cidr, sizeof(cidr));
 	else if ((rc = own_cidr(cidr, sizeof(cidr), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
@@ -252,8 +252,8 @@ int aws_find_image(struct aws_state *st, struct sky_err *err)
 	size_t i, slot = 0;
 	int rc;
 
-	if (st->spec->image) {
-		sky_strlcpy(st->image, st->spec->image, sizeof(st->image));
+	if (st->base.spec->image) {
+		sky_strlcpy(st->image, st->base.spec->image, sizeof(st->image));
 		return 0;
 	}
 	pthread_mutex_lock(&images.lock);
@@ -313,9 +313,9 @@ static int describe(void *arg, struct sky_err *err)
 		xmlDoc *doc = NULL;
 
 		sky_aws_query_add(&p, "Filter.1.Name", "tag:skyfs:pool");
-		sky_aws_query_add(&p, "Filter.1.Value.1", st->pool_id);
+		sky_aws_query_add(&p, "Filter.1.Value.1", st->base.id);
 		sky_aws_query_add(&p, "Filter.2.Name", "tag:skyfs:mount");
-		sky_aws_query_add(&p, "Filter.2.Value.1", st->mount_tag);
+		sky_aws_query_add(&p, "Filter.2.Value.1", st->base.mount);
 		if (token[0])
 			sky_aws_query_add(&p, "NextToken", token);
 		rc = p.rc ? p.rc : aws_pcall(&st->api, "DescribeInstances", &q, &doc, err,
@@ -325,21 +325,21 @@ static int describe(void *arg, struct sky_err *err)
 		sky_buf_free(&q);
 		xmlFreeDoc(doc);
 	} while (!rc && token[0]);
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	if (!rc) {
 		free(st->seen);
 		st->seen = list;
 		st->n_seen = n;
 		list = NULL;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	free(list);
 	return rc;
 }
 
 int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err)
 {
-	return sky_cloud_poll(&st->poll, max_age, describe, st, err);
+	return sky_cloud_poll(&st->base.poll, max_age, describe, st, err);
 }
 
 /* The cached view of instance id: 0 and *out, -ENOENT when not listed. */
@@ -348,14 +348,14 @@ int aws_lookup(struct aws_state *st, const char *id, struct aws_instance *out)
 	size_t i;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; i < st->n_seen; i++)
 		if (!strcmp(st->seen[i].id, id)) {
 			*out = st->seen[i];
 			rc = 0;
 			break;
 		}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc;
 }
 

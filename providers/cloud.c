@@ -1,5 +1,6 @@
 /* The parts of a cloud provider that do not depend on its API (see
- * cloud.h): ids, keys, connecting to a booting node, a shared poll. */
+ * cloud.h): ids, keys, connecting to a booting node, a shared poll, and
+ * the per-pool state and nodes every provider's own state starts with. */
 #define LOG_MODULE "cloud"
 #include "providers/cloud.h"
 
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "providers/http.h"
+#include "scheduler/spec.h"
 #include "transport/ssh.h"
 
 #define SSH_TRY_S 10          /* one connection attempt to a booting node */
@@ -217,4 +219,137 @@ void sky_cloud_health_render(struct sky_cloud_health *h, struct sky_buf *out, in
 	if (h->endpoint[0])
 		sky_buf_printf(out, "endpoint: %s\n", h->endpoint);
 	pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- the per-pool state --------------------------------------------------------- */
+
+int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
+			const struct sky_pool_info *pool, size_t node_size)
+{
+	int i;
+
+	pthread_mutex_init(&p->lock, NULL);
+	sky_cloud_poll_init(&p->poll);
+	p->provider = provider;
+	p->spec = pool->spec;
+	p->offer = pool->offer;
+	p->n_nodes = pool->spec->nodes;
+	p->node_state = pool->node_state;
+	p->node_state_arg = pool->node_state_arg;
+	p->n_devices = pool->offer->accelerator_count;
+	if (p->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
+		p->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
+	sky_cloud_pool_id(pool, p->id, sizeof(p->id), p->mount, sizeof(p->mount));
+	if (!(p->nodes = calloc((size_t)p->n_nodes, node_size)))
+		return -ENOMEM;
+	p->node_size = node_size;
+	for (i = 0; i < p->n_nodes; i++) {
+		sky_cloud_node(p, i)->pool = p;
+		sky_cloud_node(p, i)->rank = i;
+	}
+	return 0;
+}
+
+struct sky_cloud_node *sky_cloud_node(struct sky_cloud_pool *p, int rank)
+{
+	return (struct sky_cloud_node *)((char *)p->nodes + (size_t)rank * p->node_size);
+}
+
+void sky_cloud_close_nodes(struct sky_cloud_pool *p)
+{
+	int i;
+
+	for (i = 0; p->nodes && i < p->n_nodes; i++) {
+		struct sky_cloud_node *n = sky_cloud_node(p, i);
+		struct sky_ssh_conn *conn;
+
+		pthread_mutex_lock(&p->lock);
+		conn = n->conn;
+		n->conn = NULL;
+		pthread_mutex_unlock(&p->lock);
+		sky_ssh_close(conn);
+	}
+}
+
+void sky_cloud_pool_fini(struct sky_cloud_pool *p)
+{
+	if (p->key_path[0])
+		sky_sshkey_remove(p->key_path);
+	if (p->dir[0])
+		rmdir(p->dir);
+	sky_cloud_close_nodes(p);
+	pthread_mutex_destroy(&p->lock);
+	sky_cloud_poll_destroy(&p->poll);
+	free(p->nodes);
+	p->nodes = NULL;
+}
+
+long sky_cloud_boot_s(const struct sky_cloud_pool *p)
+{
+	return p->spec->boot_timeout_s > 0 ? p->spec->boot_timeout_s : 600;
+}
+
+void sky_cloud_conn_state(void *arg, int up, const char *why)
+{
+	struct sky_cloud_node *n = arg;
+	struct sky_cloud_pool *p = n->pool;
+	char reason[400];
+
+	if (!up && p->gone && p->gone(n, reason, sizeof(reason))) {
+		up = -1;
+		why = reason;
+	}
+	if (p->node_state)
+		p->node_state(p->node_state_arg, n->rank, up, why);
+}
+
+int sky_cloud_node_connect(struct sky_cloud_pool *p, struct sky_cloud_node *n,
+			   struct sky_cloud_ssh *ssh, const char *default_user,
+			   struct sky_instance *inst, struct sky_err *err)
+{
+	struct sky_ssh_conn *conn = NULL;
+	char remote[256];
+	int rc, i;
+
+	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", p->id, n->rank);
+	ssh->provider = p->provider;
+	ssh->user = p->spec->ssh_user ? p->spec->ssh_user : default_user;
+	ssh->identity = p->key_path;
+	ssh->remote_dir = remote;
+	ssh->node_timeout_s = (int)p->spec->node_timeout_s;
+	if (!ssh->state)
+		ssh->state = sky_cloud_conn_state;
+	ssh->state_arg = n;
+	if ((rc = sky_cloud_connect(ssh, &conn, err)))
+		return rc;
+	pthread_mutex_lock(&p->lock);
+	n->conn = conn;
+	pthread_mutex_unlock(&p->lock);
+	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
+	inst->transport = &sky_transport_ssh;
+	inst->conn = conn;
+	sky_strlcpy(inst->host_key, ssh->pinned_key ? "pinned (made by skyfs)" :
+		    "recorded on first use", sizeof(inst->host_key));
+	inst->state = SKY_INST_RUNNING;
+	for (i = 0; i < p->n_devices; i++)
+		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
+	inst->n_devices = p->n_devices;
+	return 0;
+}
+
+struct sky_cloud_node *sky_cloud_drop_conn(struct sky_cloud_pool *p, struct sky_instance *inst)
+{
+	struct sky_cloud_node *n = NULL;
+	int i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; inst->id[0] && !n && i < p->n_nodes; i++)
+		if (!strcmp(sky_cloud_node(p, i)->id, inst->id)) {
+			n = sky_cloud_node(p, i);
+			n->conn = NULL;
+		}
+	pthread_mutex_unlock(&p->lock);
+	sky_ssh_close(inst->conn);
+	inst->conn = NULL;
+	return n;
 }

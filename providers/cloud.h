@@ -2,7 +2,9 @@
  * once its API has given it a machine (cloud.c): the pool's id, login key
  * and per-node host keys, connecting to a booting node over SSH with the
  * host key pinned (or recorded on first use where the cloud cannot take
- * one), and one API poll shared by every thread that waits on it.
+ * one), one API poll shared by every thread that waits on it, and the
+ * per-pool state every provider starts its own with (struct
+ * sky_cloud_pool, its nodes' struct sky_cloud_node).
  *
  * No global state; every function returns 0 or -errno with a message in
  * err. Secrets (private keys) are wiped before they are freed. */
@@ -97,5 +99,85 @@ void sky_cloud_health_note(struct sky_cloud_health *h, int rc, const struct sky_
 /* "usable: yes|no (...)" and "endpoint: ..." lines; configured says
  * whether credentials were found at all. */
 void sky_cloud_health_render(struct sky_cloud_health *h, struct sky_buf *out, int configured);
+
+/* ---- the per-pool state every cloud provider keeps ----------------------------- */
+
+struct sky_cloud_pool;
+
+/* The first member of each provider's node. */
+struct sky_cloud_node {
+	struct sky_cloud_pool *pool;     /* the provider's state starts with it */
+	int rank;
+	char id[64];                     /* its machine's at the cloud, "" until there is
+					  * one; the pool's lock */
+	struct sky_ssh_conn *conn;       /* while provisioned; the pool's lock */
+};
+
+/* The first member of each provider's per-pool state (so a node's pool is
+ * the provider's state). Written by sky_cloud_pool_init and prepare() before
+ * any other thread sees it, read-only after; lock guards each node's conn
+ * and whatever the provider says it guards, and is never held during an
+ * API call or a transport call. */
+struct sky_cloud_pool {
+	const char *provider;            /* "aws": messages, the state dir's name */
+	const struct sky_spec *spec;
+	const struct sky_offer *offer;
+	int n_nodes;
+	int n_devices;                   /* the offer's, at most what a sky_instance holds */
+	void (*node_state)(void *arg, int rank, int up, const char *why);
+	void *node_state_arg;
+	char id[96];                     /* sky_cloud_pool_id: tags, names */
+	char mount[256];                 /* "<host>:<pool state dir>" */
+	char dir[4096];                  /* <pool state>/<provider>; "" until made */
+	char key_path[4200];             /* the login key (sky_cloud_login_key); "" until made */
+	void *nodes;                     /* n_nodes of node_size bytes, each starting with a
+					  * struct sky_cloud_node; the provider's typed view */
+	size_t node_size;
+	/* Asked by sky_cloud_conn_state when a node drops (lock not held): 1
+	 * and the reason in why when its machine is going away for good. NULL:
+	 * never. */
+	int (*gone)(struct sky_cloud_node *n, char *why, size_t len);
+	pthread_mutex_t lock;
+	struct sky_cloud_poll poll;      /* one listing of the pool's machines for every waiter */
+};
+
+/* Fills p from pool (spec, offer, nodes, node_state, devices, id, mount),
+ * inits its lock and poll and allocates its nodes, node_size bytes each,
+ * zeroed but for their pool and rank. 0, or -ENOMEM with p still fit for
+ * sky_cloud_pool_fini. */
+int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
+			const struct sky_pool_info *pool, size_t node_size);
+/* The node of rank (0 <= rank < n_nodes). */
+struct sky_cloud_node *sky_cloud_node(struct sky_cloud_pool *p, int rank);
+/* The start of a teardown: every node's connection, taken from it under
+ * the lock and closed outside it (a closing connection may report). */
+void sky_cloud_close_nodes(struct sky_cloud_pool *p);
+/* The end of a teardown: removes the login key file and the state dir (if
+ * empty), closes what connections are left, and gives back the lock, the
+ * poll and the nodes; not p itself. */
+void sky_cloud_pool_fini(struct sky_cloud_pool *p);
+
+/* spec.boot_timeout, 600 s when unset. */
+long sky_cloud_boot_s(const struct sky_cloud_pool *p);
+
+/* The transport's state callback for a node (arg): a drop (up 0) whose
+ * machine p->gone says is going away is reported gone (up < 0), for good;
+ * then p->node_state hears it. */
+void sky_cloud_conn_state(void *arg, int up, const char *why);
+
+/* The end of a provision: connects to n's machine (ssh holds the machine's
+ * part: id, host, port, pinned_key or record_file, key_may_change,
+ * deadline, and state where sky_cloud_conn_state will not do; the rest
+ * comes from p, n and default_user, the login when the spec names none;
+ * state's arg is n), gives the connection to n under the lock, and fills
+ * inst as running with p->n_devices devices. */
+int sky_cloud_node_connect(struct sky_cloud_pool *p, struct sky_cloud_node *n,
+			   struct sky_cloud_ssh *ssh, const char *default_user,
+			   struct sky_instance *inst, struct sky_err *err);
+
+/* The start of a terminate: the connection first (it reports nothing more,
+ * and its jobs end), forgotten under the lock by the node whose machine
+ * inst is. That node, or NULL when none is. */
+struct sky_cloud_node *sky_cloud_drop_conn(struct sky_cloud_pool *p, struct sky_instance *inst);
 
 #endif

@@ -113,8 +113,8 @@ static int register_key(struct lambda_state *st, struct sky_err *err)
 	char pub[SKY_SSHKEY_LINE_MAX], old[64];
 	int rc, tries;
 
-	if ((rc = sky_cloud_login_key(st->dir, st->prefix, st->key_path, sizeof(st->key_path),
-				      pub, sizeof(pub), err)))
+	if ((rc = sky_cloud_login_key(st->base.dir, st->prefix, st->base.key_path,
+				      sizeof(st->base.key_path), pub, sizeof(pub), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
 		json_t *body = lambda_ssh_key_body(st->prefix, pub), *doc = NULL;
@@ -138,22 +138,8 @@ static int register_key(struct lambda_state *st, struct sky_err *err)
 	return rc;
 }
 
-static void state_free(struct lambda_state *st)
-{
-	int i;
-
-	for (i = 0; st->nodes && i < st->n_nodes; i++)
-		sky_ssh_close(st->nodes[i].conn);
-	lambda_client_fini(&st->api);
-	pthread_mutex_destroy(&st->lock);
-	pthread_cond_destroy(&st->cond);
-	sky_cloud_poll_destroy(&st->poll);
-	free(st->seen);
-	free(st->nodes);
-	free(st);
-}
-
 static int lambda_teardown(void *state, struct sky_err *err);
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len);
 
 static int lambda_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
@@ -163,42 +149,29 @@ static int lambda_prepare(const struct sky_pool_info *pool, void **state, struct
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
-	pthread_mutex_init(&st->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	sky_cloud_poll_init(&st->poll);
-	st->spec = pool->spec;
-	st->offer = pool->offer;
-	st->n_nodes = pool->spec->nodes;
-	st->node_state = pool->node_state;
-	st->node_state_arg = pool->node_state_arg;
-	st->n_devices = pool->offer->accelerator_count;
-	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
-		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
-	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
-		rc = -ENOMEM;
+	rc = sky_cloud_pool_init(&st->base, "lambda", pool, sizeof(*st->nodes));
+	st->nodes = st->base.nodes;
+	st->base.gone = instance_gone;
+	if (rc)
 		goto fail;
-	}
-	for (i = 0; i < st->n_nodes; i++) {
-		st->nodes[i].st = st;
-		st->nodes[i].rank = i;
+	for (i = 0; i < st->base.n_nodes; i++)
 		st->nodes[i].waiting = -1;
-	}
 	if ((rc = lambda_client_init(&st->api, err)))
 		goto fail;
-	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), NULL, 0);
-	lambda_prefix(st->pool_id, st->prefix, sizeof(st->prefix));
-	if ((rc = sky_cloud_dir(pool, "lambda", st->dir, sizeof(st->dir), err)))
+	lambda_prefix(st->base.id, st->prefix, sizeof(st->prefix));
+	if ((rc = sky_cloud_dir(pool, "lambda", st->base.dir, sizeof(st->base.dir), err)))
 		goto fail;
 	/* a crashed run's records name addresses Lambda has given out again */
-	snprintf(st->known_hosts, sizeof(st->known_hosts), "%s/known_hosts", st->dir);
+	snprintf(st->known_hosts, sizeof(st->known_hosts), "%s/known_hosts", st->base.dir);
 	unlink(st->known_hosts);
 	if ((rc = register_key(st, err)))
 		goto fail;
 	log_info("%s: prepared: SSH key %s (%s), %s in %s", pool->name, st->prefix, st->key_id,
-		 st->offer->instance_type, st->offer->region);
+		 st->base.offer->instance_type, st->base.offer->region);
 	*state = st;
 	return 0;
 fail:
@@ -213,34 +186,24 @@ fail:
 
 /* ---- provision ---------------------------------------------------------------------- */
 
-/* The transport's thread says a node dropped or came back. A node whose
- * instance is going or no longer listed is reported gone (up < 0). */
-static void conn_state(void *arg, int up, const char *why)
+/* Whether a node that dropped is not coming back: its instance is going
+ * or no longer listed (sky_cloud_pool.gone). */
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len)
 {
-	struct lambda_node *ln = arg;
-	struct lambda_state *st = ln->st;
+	struct lambda_state *st = (struct lambda_state *)n->pool;
 	struct lambda_instance in;
-	char reason[256];
 
-	__atomic_store_n(&ln->up, up, __ATOMIC_RELEASE);
-	if (!up && !lambda_refresh(st, 0, NULL)) {
-		if (lambda_lookup(st, ln->id, &in)) {
-			snprintf(reason, sizeof(reason), "instance %s no longer listed", ln->id);
-			up = -1;
-			why = reason;
-		} else if (lambda_instance_state(in.status) >= SKY_INST_STOPPING) {
-			snprintf(reason, sizeof(reason), "instance %s %s", ln->id, in.status);
-			up = -1;
-			why = reason;
-		}
+	if (lambda_refresh(st, 0, NULL))
+		return 0;
+	if (lambda_lookup(st, n->id, &in)) {
+		snprintf(why, len, "instance %s no longer listed", n->id);
+		return 1;
 	}
-	if (st->node_state)
-		st->node_state(st->node_state_arg, ln->rank, up, why);
-}
-
-static long boot_timeout(const struct lambda_state *st)
-{
-	return st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600;
+	if (lambda_instance_state(in.status) >= SKY_INST_STOPPING) {
+		snprintf(why, len, "instance %s %s", n->id, in.status);
+		return 1;
+	}
+	return 0;
 }
 
 /* Waits for the instance to be active with an ip (which may come later). */
@@ -253,11 +216,12 @@ static int wait_active(struct lambda_state *st, struct lambda_node *ln,
 	for (;;) {
 		if ((rc = lambda_refresh(st, POLL_FRESH_S, err)))
 			return rc;
-		if (!lambda_lookup(st, ln->id, in)) {
+		if (!lambda_lookup(st, ln->base.id, in)) {
 			if (!strcmp(in->status, "active") && in->ip[0])
 				return 0;
 			if (lambda_instance_state(in->status) >= SKY_INST_STOPPING) {
-				sky_err_set(err, "lambda: instance %s %s while booting", ln->id,
+				sky_err_set(err, "lambda: instance %s %s while booting",
+					    ln->base.id,
 					    in->status);
 				return -EAGAIN;
 			}
@@ -265,7 +229,8 @@ static int wait_active(struct lambda_state *st, struct lambda_node *ln,
 		if (sky_mono() >= deadline) {
 			sky_err_set(err, "lambda: instance %s not active with an ip after %ld s "
 				    "(%s)",
-				    ln->id, boot_timeout(st), in->status[0] ? in->status :
+				    ln->base.id, sky_cloud_boot_s(&st->base),
+				    in->status[0] ? in->status :
 				    "not listed yet");
 			return -ETIMEDOUT;
 		}
@@ -277,67 +242,30 @@ static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 			    struct sky_err *err)
 {
 	struct lambda_state *st = state;
-	double deadline = sky_mono() + (double)boot_timeout(st);
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
 	struct sky_cloud_ssh ssh = { 0 };
-	struct sky_ssh_conn *conn = NULL;
 	struct lambda_instance in;
 	struct lambda_node *ln;
-	char remote[256];
-	int rc, i;
+	int rc;
 
-	if (rank < 0 || rank >= st->n_nodes)
+	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	ln = &st->nodes[rank];
 	if ((rc = lambda_batch(st, ln, OP_LAUNCH, err)))
 		return rc;
 	/* from here on the node exists: terminate() must see its id */
-	sky_strlcpy(inst->id, ln->id, sizeof(inst->id));
+	sky_strlcpy(inst->id, ln->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
 	if ((rc = wait_active(st, ln, &in, deadline, err)))
 		return rc;
 	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
-	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
-	ssh.provider = "lambda";
-	ssh.id = ln->id;
-	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.id = ln->base.id;
 	ssh.host = inst->address;
-	ssh.identity = st->key_path;
 	/* no user data: no key of ours on the node; its first one is recorded */
 	ssh.pinned_key = NULL;
 	ssh.record_file = st->known_hosts;
-	ssh.remote_dir = remote;
-	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
 	ssh.deadline = deadline;
-	ssh.state = conn_state;
-	ssh.state_arg = ln;
-	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
-		return rc;
-	pthread_mutex_lock(&st->lock);
-	ln->conn = conn;
-	pthread_mutex_unlock(&st->lock);
-	__atomic_store_n(&ln->up, 1, __ATOMIC_RELEASE);
-	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
-	inst->transport = &sky_transport_ssh;
-	inst->conn = conn;
-	sky_strlcpy(inst->host_key, "recorded on first use", sizeof(inst->host_key));
-	inst->state = SKY_INST_RUNNING;
-	for (i = 0; i < st->n_devices; i++)
-		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
-	inst->n_devices = st->n_devices;
-	return 0;
-}
-
-static struct lambda_node *node_of(struct lambda_state *st, const struct sky_instance *inst)
-{
-	struct lambda_node *found = NULL;
-	int i;
-
-	pthread_mutex_lock(&st->lock);
-	for (i = 0; inst->id[0] && !found && i < st->n_nodes; i++)
-		if (!strcmp(st->nodes[i].id, inst->id))
-			found = &st->nodes[i];
-	pthread_mutex_unlock(&st->lock);
-	return found;
+	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
 }
 
 static int lambda_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
@@ -363,19 +291,15 @@ static int lambda_get_instance(void *state, struct sky_instance *inst, struct sk
 static int lambda_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
 {
 	struct lambda_state *st = state;
-	struct lambda_node *ln = node_of(st, inst);
+	struct lambda_node *ln = (struct lambda_node *)sky_cloud_drop_conn(&st->base, inst);
 	char ids[1][64];
 	int rc, done = 0;
 
-	/* the connection first: it reports nothing more, and its jobs end */
 	if (ln) {
-		pthread_mutex_lock(&st->lock);
-		ln->conn = NULL;
+		pthread_mutex_lock(&st->base.lock);
 		done = ln->terminated;
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->base.lock);
 	}
-	sky_ssh_close(inst->conn);
-	inst->conn = NULL;
 	if (!inst->id[0] || done) {
 		inst->state = SKY_INST_GONE;
 		return 0;
@@ -401,12 +325,12 @@ static int sweep(struct lambda_state *st, struct sky_err *err)
 
 	if ((rc = lambda_refresh(st, 0, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++)
 		if (lambda_instance_state(st->seen[i].status) < SKY_INST_STOPPING)
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < n; i += SWEEP_CHUNK)
@@ -423,25 +347,22 @@ static int sweep(struct lambda_state *st, struct sky_err *err)
 static int lambda_teardown(void *state, struct sky_err *err)
 {
 	struct lambda_state *st = state;
-	int rc = 0, r, i;
+	int rc = 0, r;
 
 	if (!st)
 		return 0;
-	for (i = 0; st->nodes && i < st->n_nodes; i++) {
-		sky_ssh_close(st->nodes[i].conn);
-		st->nodes[i].conn = NULL;
-	}
+	sky_cloud_close_nodes(&st->base);
 	if (st->api.http && st->prefix[0])
 		rc = sweep(st, err);
 	if (st->key_id[0] && (r = delete_key(st, st->key_id, err)) && r != -ENOENT && !rc)
 		rc = r;
-	if (st->key_path[0])
-		sky_sshkey_remove(st->key_path);
 	if (st->known_hosts[0])
 		unlink(st->known_hosts);
-	if (st->dir[0])
-		rmdir(st->dir);
-	state_free(st);
+	lambda_client_fini(&st->api);
+	pthread_cond_destroy(&st->cond);
+	free(st->seen);
+	sky_cloud_pool_fini(&st->base);
+	free(st);
 	return rc;
 }
 

@@ -2,7 +2,7 @@
  * API client, the per-pool state, the pool's instance listing and the
  * batches that launch and terminate several nodes in one call.
  *
- * Locking: lambda_state.lock guards the nodes' batch fields, ids and
+ * Locking: lambda_state.base.lock guards the nodes' batch fields, ids and
  * connections, leading[] and the instance cache (seen, n_seen); it is never
  * held during an API call, the launch limiter's wait or the transport.
  * Everything else in lambda_state is written by prepare() before any other
@@ -28,42 +28,26 @@ struct lambda_client {
 	char *key;                       /* LAMBDA_API_KEY's copy, wiped when freed */
 };
 
-struct lambda_state;
-
 struct lambda_node {
-	struct lambda_state *st;
-	int rank;
-	char id[64];                     /* "" until a launch answered */
+	struct sky_cloud_node base;      /* first: rank, id (the instance's), conn */
 	int launched;                    /* a launch answered for it (with an id or not) */
 	int terminated;
 	int waiting;                     /* the op whose batch it waits to join, or -1 */
 	int done;                        /* its batch answered: rc and err */
 	int rc;
 	char err[512];
-	struct sky_ssh_conn *conn;       /* while provisioned */
-	int up;                          /* atomic: what the connection said last */
 };
 
 struct lambda_state {
+	struct sky_cloud_pool base;      /* first: spec, offer, pool id, dir, lock, poll */
 	struct lambda_client api;
-	const struct sky_spec *spec;
-	const struct sky_offer *offer;
-	char pool_id[96];
 	char prefix[LAMBDA_PREFIX_MAX + 1]; /* the SSH key's name, its instances' names' start */
-	char dir[4096];                  /* <pool state>/lambda */
-	char key_path[4200];
 	char known_hosts[4200];          /* host keys recorded on first use */
 	char key_id[64];                 /* the registered SSH key, "" when none */
-	int n_devices;
-	void (*node_state)(void *arg, int rank, int up, const char *why);
-	void *node_state_arg;
-	struct lambda_node *nodes;
-	int n_nodes;
+	struct lambda_node *nodes;       /* base.nodes */
 
-	pthread_mutex_t lock;
 	pthread_cond_t cond;             /* a node joined a batch, a batch answered */
 	int leading[N_OPS];              /* a thread gathers or sends a batch of that op */
-	struct sky_cloud_poll poll;      /* one GET /instances for every waiter */
 	struct lambda_instance *seen;    /* the pool's instances as last listed */
 	size_t n_seen;
 };

@@ -118,21 +118,21 @@ static int fetch(void *arg, struct sky_err *err)
 	if (!rc && (rc = lambda_parse_instances(doc, st->prefix, &list, &n)))
 		sky_err_set(err, "lambda: GET /instances: unexpected answer (%s)", strerror(-rc));
 	json_decref(doc);
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	if (!rc) {
 		free(st->seen);
 		st->seen = list;
 		st->n_seen = n;
 		list = NULL;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	free(list);
 	return rc;
 }
 
 int lambda_refresh(struct lambda_state *st, double max_age, struct sky_err *err)
 {
-	return sky_cloud_poll(&st->poll, max_age, fetch, st, err);
+	return sky_cloud_poll(&st->base.poll, max_age, fetch, st, err);
 }
 
 /* The listed view of instance id: 0 and *out, -ENOENT when not listed. */
@@ -141,14 +141,14 @@ int lambda_lookup(struct lambda_state *st, const char *id, struct lambda_instanc
 	size_t i;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; id[0] && i < st->n_seen; i++)
 		if (!strcmp(st->seen[i].id, id)) {
 			*out = st->seen[i];
 			rc = 0;
 			break;
 		}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc;
 }
 
@@ -185,7 +185,7 @@ static void drop_strays(struct lambda_state *st, const char *name, char (*ids)[6
 
 	if (lambda_refresh(st, 0, &err))
 		return;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	strays = calloc(st->n_seen + 1, sizeof(*strays));
 	for (i = 0; strays && i < st->n_seen; i++) {
 		for (j = 0; j < n && strcmp(ids[j], st->seen[i].id); j++)
@@ -194,7 +194,7 @@ static void drop_strays(struct lambda_state *st, const char *name, char (*ids)[6
 		    lambda_instance_state(st->seen[i].status) < SKY_INST_STOPPING)
 			sky_strlcpy(strays[k++], st->seen[i].id, sizeof(strays[0]));
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	if (k) {
 		log_warn("%s: %zu instance(s) of a retried launch not in its answer: terminating",
 			 name, k);
@@ -213,9 +213,10 @@ static void send_launch(struct lambda_state *st, struct lambda_node **list, int 
 	size_t got = 0;
 
 	for (i = 0; i < k; i++)
-		ranks[i] = list[i]->rank;
+		ranks[i] = list[i]->base.rank;
 	lambda_batch_name(st->prefix, ranks, k, name, sizeof(name));
-	body = lambda_launch_body(st->offer->region, st->offer->instance_type, st->prefix, k, name);
+	body = lambda_launch_body(st->base.offer->region, st->base.offer->instance_type,
+				  st->prefix, k, name);
 	if (!body || !ids) {
 		sky_err_set(&err, "lambda: out of memory");
 		rc = -ENOMEM;
@@ -226,19 +227,20 @@ static void send_launch(struct lambda_state *st, struct lambda_node **list, int 
 	if (!rc && (rc = lambda_parse_launch(doc, ids, (size_t)k, &got)))
 		sky_err_set(&err, "lambda: the launch answered without instance ids");
 	if (!rc) {
-		log_info("%s: launched %zu of %d %s in %s", name, got, k, st->offer->instance_type,
-			 st->offer->region);
+		log_info("%s: launched %zu of %d %s in %s", name, got, k,
+			 st->base.offer->instance_type,
+			 st->base.offer->region);
 		if (e.attempts > 1)
 			drop_strays(st, name, ids, got);
 	}
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; i < k; i++) {
 		struct lambda_node *ln = list[i];
 
 		ln->launched = 1;
 		ln->rc = rc;
 		if (!rc && (size_t)i < got) {
-			sky_strlcpy(ln->id, ids[i], sizeof(ln->id));
+			sky_strlcpy(ln->base.id, ids[i], sizeof(ln->base.id));
 		} else if (!rc) {
 			ln->rc = -EAGAIN;
 			snprintf(ln->err, sizeof(ln->err),
@@ -247,7 +249,7 @@ static void send_launch(struct lambda_state *st, struct lambda_node **list, int 
 			sky_strlcpy(ln->err, err.msg, sizeof(ln->err));
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	json_decref(body);
 	json_decref(doc);
 	free(ids);
@@ -259,19 +261,19 @@ static void send_terminate(struct lambda_state *st, struct lambda_node **list, i
 	struct sky_err err = { { 0 } };
 	int i, rc;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; ids && i < k; i++)
-		sky_strlcpy(ids[i], list[i]->id, sizeof(ids[0]));
-	pthread_mutex_unlock(&st->lock);
+		sky_strlcpy(ids[i], list[i]->base.id, sizeof(ids[0]));
+	pthread_mutex_unlock(&st->base.lock);
 	rc = ids ? lambda_terminate_ids(st, ids, (size_t)k, &err) : -ENOMEM;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; i < k; i++) {
 		list[i]->rc = rc;
 		list[i]->terminated = !rc;
 		sky_strlcpy(list[i]->err, rc == -ENOMEM ? "lambda: out of memory" : err.msg,
 			    sizeof(list[i]->err));
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	free(ids);
 }
 
@@ -281,9 +283,9 @@ static int batch_want(const struct lambda_state *st, int op)
 {
 	int i, n = 0;
 
-	for (i = 0; i < st->n_nodes; i++)
+	for (i = 0; i < st->base.n_nodes; i++)
 		n += op == OP_LAUNCH ? !st->nodes[i].launched :
-		     st->nodes[i].id[0] && !st->nodes[i].terminated;
+		     st->nodes[i].base.id[0] && !st->nodes[i].terminated;
 	return n;
 }
 
@@ -291,7 +293,7 @@ static int batch_joined(const struct lambda_state *st, int op)
 {
 	int i, n = 0;
 
-	for (i = 0; i < st->n_nodes; i++)
+	for (i = 0; i < st->base.n_nodes; i++)
 		n += st->nodes[i].waiting == op;
 	return n;
 }
@@ -312,7 +314,7 @@ static void gather(struct lambda_state *st, int op)
 		ts.tv_nsec -= 1000000000L;
 	}
 	while ((joined = batch_joined(st, op)) < batch_want(st, op) && joined < MAX_BATCH)
-		if (pthread_cond_timedwait(&st->cond, &st->lock, &ts) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&st->cond, &st->base.lock, &ts) == ETIMEDOUT)
 			break;
 }
 
@@ -325,35 +327,35 @@ int lambda_batch(struct lambda_state *st, struct lambda_node *ln, int op, struct
 	struct lambda_node *list[MAX_BATCH];
 	int i, k, rc;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	ln->waiting = op;
 	ln->done = 0;
 	pthread_cond_broadcast(&st->cond);
 	while (!ln->done) {
 		if (st->leading[op]) {
-			pthread_cond_wait(&st->cond, &st->lock);
+			pthread_cond_wait(&st->cond, &st->base.lock);
 			continue;
 		}
 		st->leading[op] = 1;
 		gather(st, op);
 		if (op == OP_LAUNCH) {
-			pthread_mutex_unlock(&st->lock);
+			pthread_mutex_unlock(&st->base.lock);
 			lambda_limiter_acquire(&launches);
-			pthread_mutex_lock(&st->lock);
+			pthread_mutex_lock(&st->base.lock);
 		}
-		for (i = 0, k = 0; i < st->n_nodes && k < MAX_BATCH; i++)
+		for (i = 0, k = 0; i < st->base.n_nodes && k < MAX_BATCH; i++)
 			if (st->nodes[i].waiting == op) {
 				st->nodes[i].waiting = -1;
 				list[k++] = &st->nodes[i];
 			}
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->base.lock);
 		if (op == OP_LAUNCH) {
 			send_launch(st, list, k);
 			lambda_limiter_release(&launches, lambda_launch_interval());
 		} else {
 			send_terminate(st, list, k);
 		}
-		pthread_mutex_lock(&st->lock);
+		pthread_mutex_lock(&st->base.lock);
 		for (i = 0; i < k; i++)
 			list[i]->done = 1;
 		st->leading[op] = 0;
@@ -362,6 +364,6 @@ int lambda_batch(struct lambda_state *st, struct lambda_node *ln, int op, struct
 	rc = ln->rc;
 	if (rc)
 		sky_err_set(err, "%s", ln->err);
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc;
 }

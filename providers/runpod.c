@@ -48,37 +48,21 @@
 
 static struct sky_cloud_health health = SKY_CLOUD_HEALTH_INIT;
 
-struct rp_state;
-
 struct rp_node {
-	struct rp_state *st;
-	int rank;
-	char id[64];                     /* "" until the deploy answered */
+	struct sky_cloud_node base;      /* first: rank, id (the pod's), conn */
 	double deployed_at;              /* sky_mono() when it answered */
 	char host_pub[SKY_SSHKEY_LINE_MAX];
-	struct sky_ssh_conn *conn;       /* while provisioned */
 	int gone;                        /* atomic: reported gone for good */
 };
 
 struct rp_state {
+	struct sky_cloud_pool base;      /* first: spec, offer, pool id, dir, lock, poll */
 	struct rp_client api;
-	const struct sky_spec *spec;
-	const struct sky_offer *offer;
 	char gpu_type[64];               /* the offer's "<gpuTypeId>/<cloud>", split */
 	char cloud[16];                  /* SECURE, COMMUNITY */
-	char pool_id[96];
 	char prefix[128];                /* "skyfs-<pool id>-": the pool's pod names */
-	char dir[4096];                  /* <pool state>/runpod: keys */
-	char key_path[4200];
 	char login_pub[SKY_SSHKEY_LINE_MAX];
-	int n_devices;
-	void (*node_state)(void *arg, int rank, int up, const char *why);
-	void *node_state_arg;
-	struct rp_node *nodes;
-	int n_nodes;
-
-	pthread_mutex_t lock;
-	struct sky_cloud_poll poll;      /* one listing for every waiter */
+	struct rp_node *nodes;           /* base.nodes */
 	struct rp_pod *seen;             /* the pool's pods as last listed */
 	size_t n_seen;
 	double listed_at;                /* sky_mono() when that listing was asked for */
@@ -222,21 +206,21 @@ static int list_pods(void *arg, struct sky_err *err)
 		if (rank_of(st, list[i].name) >= 0)
 			list[k++] = list[i];
 	strays = calloc(k + 1, sizeof(*strays));
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; strays && i < k; i++) {
 		r = rank_of(st, list[i].name);
-		if (r < st->n_nodes && st->nodes[r].id[0] && strcmp(st->nodes[r].id, list[i].id) &&
-		    strcmp(list[i].status, "TERMINATED"))
+		if (r < st->base.n_nodes && st->nodes[r].base.id[0] &&
+		    strcmp(st->nodes[r].base.id, list[i].id) && strcmp(list[i].status, "TERMINATED"))
 			sky_strlcpy(strays[n_strays++], list[i].id, sizeof(strays[0]));
 	}
 	free(st->seen);
 	st->seen = list;
 	st->n_seen = k;
 	st->listed_at = asked;
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	for (i = 0; i < n_strays; i++) {
 		log_warn("%s: pod %s has a node's name but is not its pod (a deploy sent twice): "
-			 "terminating it", st->pool_id, strays[i]);
+			 "terminating it", st->base.id, strays[i]);
 		terminate_pod(st, strays[i], NULL);
 	}
 	free(strays);
@@ -245,7 +229,7 @@ static int list_pods(void *arg, struct sky_err *err)
 
 static int rp_refresh(struct rp_state *st, double max_age, struct sky_err *err)
 {
-	return sky_cloud_poll(&st->poll, max_age, list_pods, st, err);
+	return sky_cloud_poll(&st->base.poll, max_age, list_pods, st, err);
 }
 
 /* The listed view of pod id: 0 and *out, -ENOENT when not listed; then
@@ -256,7 +240,7 @@ static int rp_lookup(struct rp_state *st, const char *id, double since, struct r
 	size_t i;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	rc = st->listed_at < since ? -ESTALE : -ENOENT;
 	for (i = 0; i < st->n_seen; i++)
 		if (!strcmp(st->seen[i].id, id)) {
@@ -264,7 +248,7 @@ static int rp_lookup(struct rp_state *st, const char *id, double since, struct r
 			rc = 0;
 			break;
 		}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc;
 }
 
@@ -283,29 +267,14 @@ static int query_pod(struct rp_state *st, const char *id, struct rp_pod *out,
 
 /* ---- prepare ------------------------------------------------------------------------ */
 
-static void state_free(struct rp_state *st)
-{
-	int i;
-
-	if (!st)
-		return;
-	for (i = 0; st->nodes && i < st->n_nodes; i++)
-		sky_ssh_close(st->nodes[i].conn);
-	rp_client_fini(&st->api);
-	pthread_mutex_destroy(&st->lock);
-	sky_cloud_poll_destroy(&st->poll);
-	free(st->seen);
-	free(st->nodes);
-	free(st);
-}
-
 static int rp_teardown(void *state, struct sky_err *err);
+static int pod_gone(struct sky_cloud_node *n, char *why, size_t len);
 
 /* "<gpuTypeId>/<secure|community>" (the catalog's instance type) into
  * the deploy's gpuTypeId and cloudType. */
 static int split_offer(struct rp_state *st, struct sky_err *err)
 {
-	const char *type = st->offer->instance_type, *slash = strrchr(type, '/');
+	const char *type = st->base.offer->instance_type, *slash = strrchr(type, '/');
 
 	if (slash && (size_t)(slash - type) < sizeof(st->gpu_type) && slash > type) {
 		snprintf(st->gpu_type, sizeof(st->gpu_type), "%.*s", (int)(slash - type), type);
@@ -324,36 +293,22 @@ static int rp_prepare(const struct sky_pool_info *pool, void **state, struct sky
 {
 	struct rp_state *st;
 	char comment[160];
-	int i, rc;
+	int rc;
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
-	pthread_mutex_init(&st->lock, NULL);
-	sky_cloud_poll_init(&st->poll);
-	st->spec = pool->spec;
-	st->offer = pool->offer;
-	st->n_nodes = pool->spec->nodes;
-	st->node_state = pool->node_state;
-	st->node_state_arg = pool->node_state_arg;
-	st->n_devices = pool->offer->accelerator_count;
-	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
-		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
-	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
-		rc = -ENOMEM;
+	rc = sky_cloud_pool_init(&st->base, "runpod", pool, sizeof(*st->nodes));
+	st->nodes = st->base.nodes;
+	st->base.gone = pod_gone;
+	if (rc)
 		goto fail;
-	}
-	for (i = 0; i < st->n_nodes; i++) {
-		st->nodes[i].st = st;
-		st->nodes[i].rank = i;
-	}
 	if ((rc = split_offer(st, err)) || (rc = client_for(&st->api, err)))
 		goto fail;
-	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), NULL, 0);
-	snprintf(st->prefix, sizeof(st->prefix), "skyfs-%s-", st->pool_id);
-	snprintf(comment, sizeof(comment), "skyfs-%s", st->pool_id);
-	if ((rc = sky_cloud_dir(pool, "runpod", st->dir, sizeof(st->dir), err)) ||
-	    (rc = sky_cloud_login_key(st->dir, comment, st->key_path, sizeof(st->key_path),
-				      st->login_pub, sizeof(st->login_pub), err)))
+	snprintf(st->prefix, sizeof(st->prefix), "skyfs-%s-", st->base.id);
+	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
+	if ((rc = sky_cloud_dir(pool, "runpod", st->base.dir, sizeof(st->base.dir), err)) ||
+	    (rc = sky_cloud_login_key(st->base.dir, comment, st->base.key_path,
+				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)))
 		goto fail;
 	log_info("%s: prepared: %s cloud, GPU type %s, pods %s<rank>, API %s (key from %s)",
 		 pool->name, st->cloud, st->gpu_type, st->prefix, st->api.url, st->api.source);
@@ -381,38 +336,44 @@ static void why_gone(const struct rp_pod *pod, int listed, char *buf, size_t len
 			 !strcmp(pod->status, "EXITED") ? " (stopped, or reclaimed if spot)" : "");
 }
 
-/* The transport's thread says a node dropped or came back. A node whose
- * pod is gone is reported gone (up < 0): it will not return, and nothing
- * it says later counts (its address may be another machine's by then). */
+/* Whether a node that dropped is not coming back: its pod is gone
+ * (sky_cloud_pool.gone). */
+static int pod_gone(struct sky_cloud_node *n, char *why, size_t len)
+{
+	struct rp_state *st = (struct rp_state *)n->pool;
+	struct rp_node *an = (struct rp_node *)n;
+	struct rp_pod pod = { .has_runtime = 0 };
+	int listed;
+
+	if (rp_refresh(st, 0, NULL))
+		return 0;
+	sky_strlcpy(pod.id, an->base.id, sizeof(pod.id));
+	listed = !rp_lookup(st, an->base.id, 0, &pod);
+	if (listed && !rp_pod_gone(&pod))
+		return 0;
+	why_gone(&pod, listed, why, len);
+	__atomic_store_n(&an->gone, 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* The transport's thread says a node dropped or came back. Once its pod
+ * is gone nothing it says counts (its address may be another machine's by
+ * then). */
 static void conn_state(void *arg, int up, const char *why)
 {
 	struct rp_node *an = arg;
-	struct rp_state *st = an->st;
-	struct rp_pod pod = { .has_runtime = 0 };
-	char reason[300];
-	int listed;
 
 	if (__atomic_load_n(&an->gone, __ATOMIC_ACQUIRE))
 		return;
-	if (!up && !rp_refresh(st, 0, NULL)) {
-		sky_strlcpy(pod.id, an->id, sizeof(pod.id));
-		listed = !rp_lookup(st, an->id, 0, &pod);
-		if (!listed || rp_pod_gone(&pod)) {
-			why_gone(&pod, listed, reason, sizeof(reason));
-			up = -1;
-			why = reason;
-		}
-	}
 	if (up < 0)
 		__atomic_store_n(&an->gone, 1, __ATOMIC_RELEASE);
-	if (st->node_state)
-		st->node_state(st->node_state_arg, an->rank, up, why);
+	sky_cloud_conn_state(arg, up, why);
 }
 
 static int deploy(struct rp_state *st, struct rp_node *an, const char *host_key,
 		  struct sky_err *err)
 {
-	const struct sky_offer *o = st->offer;
+	const struct sky_offer *o = st->base.offer;
 	struct rp_deploy d = { 0 };
 	struct sky_api_error e;
 	char name[160], id[64], *b64 = NULL;
@@ -423,7 +384,7 @@ static int deploy(struct rp_state *st, struct rp_node *an, const char *host_key,
 	if (!(b64 = malloc(4 * ((klen + 2) / 3) + 1)))
 		return -ENOMEM;
 	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)host_key, (int)klen);
-	snprintf(name, sizeof(name), "%s%d", st->prefix, an->rank);
+	snprintf(name, sizeof(name), "%s%d", st->prefix, an->base.rank);
 	d.spot = o->market == SKY_MARKET_SPOT;
 	d.cloud = st->cloud;
 	d.gpu_type = st->gpu_type;
@@ -446,20 +407,15 @@ static int deploy(struct rp_state *st, struct rp_node *an, const char *host_key,
 	if (!rc && (rc = rp_parse_deploy(data, id, sizeof(id))))
 		sky_err_set(err, "runpod: the deploy answered without a pod id");
 	if (!rc) {
-		pthread_mutex_lock(&st->lock);
-		sky_strlcpy(an->id, id, sizeof(an->id));
+		pthread_mutex_lock(&st->base.lock);
+		sky_strlcpy(an->base.id, id, sizeof(an->base.id));
 		an->deployed_at = sky_mono();
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->base.lock);
 	}
 	json_decref(data);
 	OPENSSL_cleanse(b64, strlen(b64));
 	free(b64);
 	return rc;
-}
-
-static long boot_timeout(const struct rp_state *st)
-{
-	return st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600;
 }
 
 /* Waits for the pod's container to run with a public port mapped to 22. */
@@ -473,15 +429,15 @@ static int wait_running(struct rp_state *st, struct rp_node *an, struct rp_pod *
 	for (;;) {
 		if ((rc = rp_refresh(st, CACHE_FRESH_S, err)))
 			return rc;
-		rc = rp_lookup(st, an->id, an->deployed_at, pod);
+		rc = rp_lookup(st, an->base.id, an->deployed_at, pod);
 		listed = !rc;
 		if (rc == -ENOENT && sky_mono() >= direct_at) {
 			/* not in a listing newer than the pod: ask for it alone,
 			 * now and then */
 			direct_at = sky_mono() + DIRECT_EVERY_S;
-			rc = query_pod(st, an->id, pod, err);
+			rc = query_pod(st, an->base.id, pod, err);
 			if (rc == -ENOENT) {
-				sky_strlcpy(pod->id, an->id, sizeof(pod->id));
+				sky_strlcpy(pod->id, an->base.id, sizeof(pod->id));
 				why_gone(pod, 0, why, sizeof(why));
 				sky_err_set(err, "runpod: %s while booting", why);
 				return -EAGAIN;
@@ -499,7 +455,8 @@ static int wait_running(struct rp_state *st, struct rp_node *an, struct rp_pod *
 			return 0;
 		if (sky_mono() >= deadline) {
 			sky_err_set(err, "runpod: pod %s has no public SSH port after %ld s (%s)",
-				    an->id, boot_timeout(st), !listed ? "not listed yet" :
+				    an->base.id, sky_cloud_boot_s(&st->base),
+				    !listed ? "not listed yet" :
 				    !pod->has_runtime ? "its container is not up" :
 				    "no public port maps 22");
 			return -ETIMEDOUT;
@@ -514,53 +471,33 @@ static int rp_provision(void *state, int rank, struct sky_instance *inst, struct
 	struct rp_node *an;
 	struct rp_pod pod = { .has_runtime = 0 };
 	struct sky_cloud_ssh ssh = { 0 };
-	struct sky_ssh_conn *conn = NULL;
-	char *key = NULL, comment[200], remote[256];
-	double deadline = sky_mono() + (double)boot_timeout(st);
-	int rc, i;
+	char *key = NULL, comment[200];
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	int rc;
 
-	if (rank < 0 || rank >= st->n_nodes)
+	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
 	snprintf(comment, sizeof(comment), "%s%d", st->prefix, rank);
-	if ((rc = sky_cloud_host_key(st->dir, rank, comment, &key, an->host_pub,
+	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, an->host_pub,
 				     sizeof(an->host_pub), err)))
 		goto out;
 	if ((rc = deploy(st, an, key, err)))
 		goto out;
 	/* from here on the pod exists: terminate() must see its id */
-	sky_strlcpy(inst->id, an->id, sizeof(inst->id));
+	sky_strlcpy(inst->id, an->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
 	if ((rc = wait_running(st, an, &pod, deadline, err)))
 		goto out;
 	/* the host's public address: what other nodes' jobs are told */
 	sky_strlcpy(inst->address, pod.ip, sizeof(inst->address));
-	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
-	ssh.provider = "runpod";
-	ssh.id = an->id;
-	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.id = an->base.id;
 	ssh.host = pod.ip;
 	ssh.port = pod.port;
-	ssh.identity = st->key_path;
 	ssh.pinned_key = an->host_pub;
-	ssh.remote_dir = remote;
-	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
 	ssh.deadline = deadline;
 	ssh.state = conn_state;
-	ssh.state_arg = an;
-	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
-		goto out;
-	pthread_mutex_lock(&st->lock);
-	an->conn = conn;
-	pthread_mutex_unlock(&st->lock);
-	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
-	inst->transport = &sky_transport_ssh;
-	inst->conn = conn;
-	sky_strlcpy(inst->host_key, "pinned (made by skyfs)", sizeof(inst->host_key));
-	inst->state = SKY_INST_RUNNING;
-	for (i = 0; i < st->n_devices; i++)
-		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
-	inst->n_devices = st->n_devices;
+	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
 out:
 	sky_cloud_free_secret(key);
 	return rc;
@@ -572,11 +509,11 @@ static double node_deployed_at(struct rp_state *st, const char *id)
 	double at = 0;
 	int i;
 
-	pthread_mutex_lock(&st->lock);
-	for (i = 0; i < st->n_nodes; i++)
-		if (!strcmp(st->nodes[i].id, id))
+	pthread_mutex_lock(&st->base.lock);
+	for (i = 0; i < st->base.n_nodes; i++)
+		if (!strcmp(st->nodes[i].base.id, id))
 			at = st->nodes[i].deployed_at;
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return at;
 }
 
@@ -622,16 +559,9 @@ static int rp_get_instance(void *state, struct sky_instance *inst, struct sky_er
 static int rp_terminate(void *state, struct sky_instance *inst, struct sky_err *err)
 {
 	struct rp_state *st = state;
-	int rc, i;
+	int rc;
 
-	/* the connection first: it reports nothing more, and its jobs end */
-	pthread_mutex_lock(&st->lock);
-	for (i = 0; inst->id[0] && i < st->n_nodes; i++)
-		if (!strcmp(st->nodes[i].id, inst->id))
-			st->nodes[i].conn = NULL;
-	pthread_mutex_unlock(&st->lock);
-	sky_ssh_close(inst->conn);
-	inst->conn = NULL;
+	sky_cloud_drop_conn(&st->base, inst);
 	if (!inst->id[0]) {
 		inst->state = SKY_INST_GONE;
 		return 0;
@@ -651,19 +581,19 @@ static int sweep(struct rp_state *st, struct sky_err *err)
 
 	if ((rc = rp_refresh(st, 0, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++)
 		if (strcmp(st->seen[i].status, "TERMINATED"))
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if ((r = terminate_pod(st, ids[i], err)) && !rc)
 			rc = r;
 	if (n)
-		log_info("%s: swept %zu pod(s) of the pool", st->pool_id, n);
+		log_info("%s: swept %zu pod(s) of the pool", st->base.id, n);
 	free(ids);
 	return rc;
 }
@@ -671,27 +601,17 @@ static int sweep(struct rp_state *st, struct sky_err *err)
 static int rp_teardown(void *state, struct sky_err *err)
 {
 	struct rp_state *st = state;
-	int rc = 0, i;
+	int rc = 0;
 
 	if (!st)
 		return 0;
-	/* not under the lock: a closing connection may report its state */
-	for (i = 0; st->nodes && i < st->n_nodes; i++) {
-		struct sky_ssh_conn *conn;
-
-		pthread_mutex_lock(&st->lock);
-		conn = st->nodes[i].conn;
-		st->nodes[i].conn = NULL;
-		pthread_mutex_unlock(&st->lock);
-		sky_ssh_close(conn);
-	}
+	sky_cloud_close_nodes(&st->base);
 	if (st->api.http && st->prefix[0])
 		rc = sweep(st, err);
-	if (st->key_path[0])
-		sky_sshkey_remove(st->key_path);
-	if (st->dir[0])
-		rmdir(st->dir);
-	state_free(st);
+	rp_client_fini(&st->api);
+	free(st->seen);
+	sky_cloud_pool_fini(&st->base);
+	free(st);
 	return rc;
 }
 

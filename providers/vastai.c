@@ -28,8 +28,8 @@
  * spec's image key names an AMI.
  *
  * Ownership: struct vastai_state belongs to the scheduler between prepare()
- * and teardown(); its lock guards the instance and ask lists, the taken
- * asks and each node's id and conn; never held during an API call or a
+ * and teardown(); its lock (base.lock) guards the instance and ask lists,
+ * the taken asks and each node's id and conn; never held during an API call or a
  * transport call. */
 #define LOG_MODULE "vastai"
 #include "providers/provider.h"
@@ -58,34 +58,19 @@
 #define ASKS_FRESH_S 2.0           /* a shape's search serves the nodes renting together */
 #define ASK_TRIES 8                /* asks one node tries before the shape counts as full */
 
-struct vastai_state;
-
 struct vastai_node {
-	struct vastai_state *st;
-	int rank;
+	struct sky_cloud_node base;      /* first: rank, id (id's text), conn */
 	long long id;                    /* 0 until an ask was rented */
 	char host_pub[SKY_SSHKEY_LINE_MAX];
-	struct sky_ssh_conn *conn;       /* while provisioned */
 };
 
 struct vastai_state {
+	struct sky_cloud_pool base;      /* first: spec, offer, pool id, dir, lock, poll */
 	struct vastai_client api;
-	const struct sky_spec *spec;
-	const struct sky_offer *offer;
 	const struct sky_request *req;
-	char pool_id[96];
 	char label_prefix[128];          /* "skyfs-<pool id>-" */
-	char dir[4096];                  /* <pool state>/vastai: keys */
-	char key_path[4200];
 	char login_pub[SKY_SSHKEY_LINE_MAX];
-	int n_devices;
-	void (*node_state)(void *arg, int rank, int up, const char *why);
-	void *node_state_arg;
-	struct vastai_node *nodes;
-	int n_nodes;
-
-	pthread_mutex_t lock;
-	struct sky_cloud_poll poll;      /* GET /instances/ */
+	struct vastai_node *nodes;       /* base.nodes */
 	struct vastai_instance *seen;    /* the pool's instances (by label) as last listed */
 	size_t n_seen;
 	struct sky_cloud_poll ask_poll;  /* POST /bundles/ for the offer's shape */
@@ -117,21 +102,21 @@ static int list_instances(void *arg, struct sky_err *err)
 	for (i = 0; !rc && i < n; i++)
 		if (!strncmp(list[i].label, st->label_prefix, strlen(st->label_prefix)))
 			list[k++] = list[i];
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	if (!rc) {
 		free(st->seen);
 		st->seen = list;
 		st->n_seen = k;
 		list = NULL;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	free(list);
 	return rc;
 }
 
 static int refresh(struct vastai_state *st, double max_age, struct sky_err *err)
 {
-	return sky_cloud_poll(&st->poll, max_age, list_instances, st, err);
+	return sky_cloud_poll(&st->base.poll, max_age, list_instances, st, err);
 }
 
 /* The listed view of instance id: 0 and *out, -ENOENT when not listed. */
@@ -140,14 +125,14 @@ static int lookup(struct vastai_state *st, long long id, struct vastai_instance 
 	size_t i;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; i < st->n_seen; i++)
 		if (st->seen[i].id == id) {
 			*out = st->seen[i];
 			rc = 0;
 			break;
 		}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc;
 }
 
@@ -173,7 +158,7 @@ static int sweep(struct vastai_state *st, struct sky_err *err)
 
 	if ((rc = refresh(st, 0, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++) {
 		const char *rank = st->seen[i].label + plen;
@@ -181,82 +166,52 @@ static int sweep(struct vastai_state *st, struct sky_err *err)
 		if (*rank && strspn(rank, "0123456789") == strlen(rank))
 			ids[n++] = st->seen[i].id;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if ((r = destroy(st, ids[i], err)) && !rc)
 			rc = r;
 	if (n)
-		log_info("%s: swept %zu instance(s) of the pool", st->pool_id, n);
+		log_info("%s: swept %zu instance(s) of the pool", st->base.id, n);
 	free(ids);
 	return rc;
 }
 
 /* ---- prepare ---------------------------------------------------------------------------- */
 
-static void state_free(struct vastai_state *st)
-{
-	int i;
-
-	for (i = 0; st->nodes && i < st->n_nodes; i++)
-		sky_ssh_close(st->nodes[i].conn);
-	vastai_client_fini(&st->api);
-	pthread_mutex_destroy(&st->lock);
-	pthread_cond_destroy(&st->rented);
-	sky_cloud_poll_destroy(&st->poll);
-	sky_cloud_poll_destroy(&st->ask_poll);
-	free(st->seen);
-	free(st->asks);
-	free(st->taken);
-	free(st->nodes);
-	free(st);
-}
-
 static int vastai_teardown(void *state, struct sky_err *err);
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len);
 
 static int vastai_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
 	struct vastai_state *st;
 	char comment[160];
-	int i, rc;
+	int rc;
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
-	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->rented, NULL);
-	sky_cloud_poll_init(&st->poll);
 	sky_cloud_poll_init(&st->ask_poll);
-	st->spec = pool->spec;
-	st->offer = pool->offer;
 	st->req = pool->request;
-	st->n_nodes = pool->spec->nodes;
-	st->node_state = pool->node_state;
-	st->node_state_arg = pool->node_state_arg;
-	st->n_devices = pool->offer->accelerator_count;
-	if (st->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
-		st->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
-	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
-		rc = -ENOMEM;
+	rc = sky_cloud_pool_init(&st->base, "vastai", pool, sizeof(*st->nodes));
+	st->nodes = st->base.nodes;
+	st->base.gone = instance_gone;
+	if (rc)
 		goto fail;
-	}
-	for (i = 0; i < st->n_nodes; i++) {
-		st->nodes[i].st = st;
-		st->nodes[i].rank = i;
-	}
 	if ((rc = vastai_client_init(&st->api, err)))
 		goto fail;
-	sky_cloud_pool_id(pool, st->pool_id, sizeof(st->pool_id), NULL, 0);
-	snprintf(st->label_prefix, sizeof(st->label_prefix), "skyfs-%s-", st->pool_id);
-	snprintf(comment, sizeof(comment), "skyfs-%s", st->pool_id);
-	if ((rc = sky_cloud_dir(pool, "vastai", st->dir, sizeof(st->dir), err)) ||
-	    (rc = sky_cloud_login_key(st->dir, comment, st->key_path, sizeof(st->key_path),
-				      st->login_pub, sizeof(st->login_pub), err)) ||
+	snprintf(st->label_prefix, sizeof(st->label_prefix), "skyfs-%s-", st->base.id);
+	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
+	if ((rc = sky_cloud_dir(pool, "vastai", st->base.dir, sizeof(st->base.dir), err)) ||
+	    (rc = sky_cloud_login_key(st->base.dir, comment, st->base.key_path,
+				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)) ||
 	    (rc = sweep(st, err)))
 		goto fail;
-	log_info("%s: prepared: %s %s x%d in %s, %s", pool->name, st->offer->instance_type,
-		 st->offer->accelerator, st->offer->accelerator_count, st->offer->region,
-		 sky_market_name(st->offer->market));
+	log_info("%s: prepared: %s %s x%d in %s, %s", pool->name, st->base.offer->instance_type,
+		 st->base.offer->accelerator, st->base.offer->accelerator_count,
+		 st->base.offer->region,
+		 sky_market_name(st->base.offer->market));
 	*state = st;
 	return 0;
 fail:
@@ -273,7 +228,7 @@ fail:
 
 static double ask_price(const struct vastai_state *st, const struct vastai_ask *a)
 {
-	return st->offer->market == SKY_MARKET_SPOT ? a->min_bid : a->dph_total;
+	return st->base.offer->market == SKY_MARKET_SPOT ? a->min_bid : a->dph_total;
 }
 
 /* The search for the offer's shape (a sky_cloud_poll fetch). */
@@ -285,26 +240,27 @@ static int search_shape(void *arg, struct sky_err *err)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = vastai_request_query(st->req, st->offer->market, VASTAI_OFFERS_LIMIT + st->n_nodes,
+	if ((rc = vastai_request_query(st->req, st->base.offer->market,
+				       VASTAI_OFFERS_LIMIT + st->base.n_nodes,
 					  &q))) {
-		sky_err_set(err, "vastai: cannot search for %s", st->offer->accelerator);
+		sky_err_set(err, "vastai: cannot search for %s", st->base.offer->accelerator);
 		return rc;
 	}
 	/* this GPU name only, in the catalog name's memory window */
-	if (!vastai_gpu_names(st->offer->accelerator, &names)) {
+	if (!vastai_gpu_names(st->base.offer->accelerator, &names)) {
 		q.gpu_ram_min_mb = names.gpu_ram_min_mb;
 		q.gpu_ram_max_mb = names.gpu_ram_max_mb;
 	}
-	vastai_shape_gpu(st->offer->instance_type, q.names[0], sizeof(q.names[0]));
+	vastai_shape_gpu(st->base.offer->instance_type, q.names[0], sizeof(q.names[0]));
 	q.n_names = 1;
-	q.num_gpus = st->offer->accelerator_count;
+	q.num_gpus = st->base.offer->accelerator_count;
 	if ((rc = vastai_search(&st->api, &q, &asks, &n, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	free(st->asks);
 	st->asks = asks;
 	st->n_asks = n;
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return 0;
 }
 
@@ -324,7 +280,7 @@ static int usable(const struct vastai_state *st, const struct vastai_ask *a)
 {
 	double cap = st->req->max_price;
 
-	return vastai_ask_fits(a, st->offer) && ask_price(st, a) > 0 &&
+	return vastai_ask_fits(a, st->base.offer) && ask_price(st, a) > 0 &&
 	       !(cap > 0 && ask_price(st, a) > cap);
 }
 
@@ -338,7 +294,7 @@ static int pick_ask(struct vastai_state *st, double max_age, struct vastai_ask *
 
 	if ((rc = sky_cloud_poll(&st->ask_poll, max_age, search_shape, st, err)))
 		return rc;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; i < st->n_asks; i++) {
 		const struct vastai_ask *a = &st->asks[i];
 
@@ -363,7 +319,7 @@ static int pick_ask(struct vastai_state *st, double max_age, struct vastai_ask *
 		st->renting++;
 		*out = st->asks[best];
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return rc ? rc : best == (size_t)-1 ? -ENOENT : 0;
 }
 
@@ -377,18 +333,18 @@ static int adopt(struct vastai_state *st, struct vastai_node *vn, const char *la
 
 	if (refresh(st, 0, NULL))
 		return 0;
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	for (i = 0; !found && i < st->n_seen; i++) {
 		if (strcmp(st->seen[i].label, label) || vastai_failed(&st->seen[i]))
 			continue;
-		for (j = 0; j < st->n_nodes && st->nodes[j].id != st->seen[i].id; j++)
+		for (j = 0; j < st->base.n_nodes && st->nodes[j].id != st->seen[i].id; j++)
 			;
-		if (j == st->n_nodes) {
+		if (j == st->base.n_nodes) {
 			vn->id = st->seen[i].id;
 			found = 1;
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	return found;
 }
 
@@ -404,7 +360,7 @@ static int rent(struct vastai_state *st, struct vastai_node *vn, const char *hos
 	struct vastai_ask ask;
 	int rc, tries, fresh = 0;
 
-	snprintf(label, sizeof(label), "%s%d", st->label_prefix, vn->rank);
+	snprintf(label, sizeof(label), "%s%d", st->label_prefix, vn->base.rank);
 	if ((rc = vastai_onstart(onstart, sizeof(onstart), "/etc/ssh", VASTAI_SSHD_RESTART)))
 		return rc;
 	r.image = VASTAI_DEFAULT_IMAGE;
@@ -425,7 +381,7 @@ static int rent(struct vastai_state *st, struct vastai_node *vn, const char *hos
 		if (rc)
 			break;
 		tries++;
-		r.price = st->offer->market == SKY_MARKET_SPOT ? ask.min_bid : 0;
+		r.price = st->base.offer->market == SKY_MARKET_SPOT ? ask.min_bid : 0;
 		snprintf(path, sizeof(path), "/asks/%lld/", ask.id);
 		memset(&e, 0, sizeof(e));
 		if (!(body = vastai_rent_body(&r)))
@@ -440,17 +396,17 @@ static int rent(struct vastai_state *st, struct vastai_node *vn, const char *hos
 		if (rc == -EAGAIN)
 			snprintf(last, sizeof(last), "ask %lld: %s", ask.id,
 				 err->msg + (strncmp(err->msg, "vastai: ", 8) ? 0 : 8));
-		pthread_mutex_lock(&st->lock);
+		pthread_mutex_lock(&st->base.lock);
 		if (!rc)
 			vn->id = id;
 		else if (rc == -EAGAIN)
 			sky_strlcpy(st->ask_failed, last, sizeof(st->ask_failed));
 		st->renting--;
 		pthread_cond_broadcast(&st->rented);
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->base.lock);
 		if (!rc) {
-			log_info("%s: node %d: ask %lld at %.4f USD/h: instance %lld", st->pool_id,
-				 vn->rank, ask.id, ask_price(st, &ask), id);
+			log_info("%s: node %d: ask %lld at %.4f USD/h: instance %lld", st->base.id,
+				 vn->base.rank, ask.id, ask_price(st, &ask), id);
 			return 0;
 		}
 		if ((rc == -ETIMEDOUT || (rc == -EAGAIN && e.attempts > 1)) && adopt(st, vn, label))
@@ -458,31 +414,26 @@ static int rent(struct vastai_state *st, struct vastai_node *vn, const char *hos
 		if (rc != -EAGAIN)
 			return rc;
 		/* gone or dearer since the search: the shape's next ask */
-		log_info("%s: node %d: %s", st->pool_id, vn->rank, last);
+		log_info("%s: node %d: %s", st->base.id, vn->base.rank, last);
 	}
 	if (rc && rc != -ENOENT && rc != -EAGAIN)
 		return rc;
-	vastai_shape_gpu(st->offer->instance_type, shape, sizeof(shape));
+	vastai_shape_gpu(st->base.offer->instance_type, shape, sizeof(shape));
 	/* the other nodes' rentals first: whichever found an ask gone, every
 	 * node's reason says so */
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->base.lock);
 	while (st->renting > 0)
-		pthread_cond_wait(&st->rented, &st->lock);
+		pthread_cond_wait(&st->rented, &st->base.lock);
 	for (i = 0; i < st->n_asks; i++)
 		found += usable(st, &st->asks[i]);
 	sky_strlcpy(last, st->ask_failed, sizeof(last));
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->base.lock);
 	sky_err_set(err, "vastai: no free ask of %s x%d in %s%s left (%zu found for %d node%s%s%s)",
-		    shape, st->offer->accelerator_count,
-		    st->offer->region[0] ? st->offer->region : "-",
-		    st->req->max_price > 0 ? " within max_price" : "", found, st->n_nodes,
-		    st->n_nodes == 1 ? "" : "s", last[0] ? "; " : "", last);
+		    shape, st->base.offer->accelerator_count,
+		    st->base.offer->region[0] ? st->base.offer->region : "-",
+		    st->req->max_price > 0 ? " within max_price" : "", found, st->base.n_nodes,
+		    st->base.n_nodes == 1 ? "" : "s", last[0] ? "; " : "", last);
 	return -EAGAIN;
-}
-
-static double boot_deadline(const struct vastai_state *st)
-{
-	return sky_mono() + (double)(st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s : 600);
 }
 
 /* Waits for the instance to run with an SSH endpoint. */
@@ -508,8 +459,8 @@ static int wait_running(struct vastai_state *st, struct vastai_node *vn, char *h
 		}
 		if (sky_mono() >= deadline) {
 			sky_err_set(err, "vastai: instance %lld not running after %ld s (%s%s%s)",
-				    vn->id, st->spec->boot_timeout_s > 0 ? st->spec->boot_timeout_s
-				    : 600, in.actual_status[0] ? in.actual_status : "not listed yet",
+				    vn->id, sky_cloud_boot_s(&st->base),
+				    in.actual_status[0] ? in.actual_status : "not listed yet",
 				    in.status_msg[0] ? ": " : "", in.status_msg);
 			return -ETIMEDOUT;
 		}
@@ -517,29 +468,26 @@ static int wait_running(struct vastai_state *st, struct vastai_node *vn, char *h
 	}
 }
 
-/* The transport's thread says a node dropped or came back; an instance
- * that is gone or failed will not return (up < 0). */
-static void conn_state(void *arg, int up, const char *why)
+/* Whether a node that dropped is not coming back: its instance is gone or
+ * failed (sky_cloud_pool.gone). */
+static int instance_gone(struct sky_cloud_node *n, char *why, size_t len)
 {
-	struct vastai_node *vn = arg;
-	struct vastai_state *st = vn->st;
+	struct vastai_state *st = (struct vastai_state *)n->pool;
+	struct vastai_node *vn = (struct vastai_node *)n;
 	struct vastai_instance in;
-	char reason[400];
 
-	if (!up && !refresh(st, 0, NULL)) {
-		if (lookup(st, vn->id, &in)) {
-			snprintf(reason, sizeof(reason), "instance %lld is gone (destroyed)", vn->id);
-			up = -1;
-			why = reason;
-		} else if (vastai_failed(&in)) {
-			snprintf(reason, sizeof(reason), "instance %lld %s%s%s", vn->id,
-				 in.actual_status, in.status_msg[0] ? ": " : "", in.status_msg);
-			up = -1;
-			why = reason;
-		}
+	if (refresh(st, 0, NULL))
+		return 0;
+	if (lookup(st, vn->id, &in)) {
+		snprintf(why, len, "instance %lld is gone (destroyed)", vn->id);
+		return 1;
 	}
-	if (st->node_state)
-		st->node_state(st->node_state_arg, vn->rank, up, why);
+	if (vastai_failed(&in)) {
+		snprintf(why, len, "instance %lld %s%s%s", vn->id, in.actual_status,
+			 in.status_msg[0] ? ": " : "", in.status_msg);
+		return 1;
+	}
+	return 0;
 }
 
 static int attach_key(struct vastai_state *st, long long id, struct sky_err *err)
@@ -573,16 +521,15 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	struct vastai_state *st = state;
 	struct vastai_node *vn;
 	struct sky_cloud_ssh ssh = { 0 };
-	struct sky_ssh_conn *conn = NULL;
-	char *key = NULL, *b64 = NULL, comment[200], remote[256], host[128], id[32];
-	double deadline = boot_deadline(st);
-	int rc, port = 22, i;
+	char *key = NULL, *b64 = NULL, comment[200], host[128];
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	int rc, port = 22;
 
-	if (rank < 0 || rank >= st->n_nodes)
+	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	vn = &st->nodes[rank];
-	snprintf(comment, sizeof(comment), "skyfs-%s-node-%d", st->pool_id, rank);
-	if ((rc = sky_cloud_host_key(st->dir, rank, comment, &key, vn->host_pub,
+	snprintf(comment, sizeof(comment), "skyfs-%s-node-%d", st->base.id, rank);
+	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, vn->host_pub,
 				     sizeof(vn->host_pub), err)))
 		goto out;
 	if (!(b64 = base64(key))) {
@@ -592,41 +539,23 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	if ((rc = rent(st, vn, b64, err)))
 		goto out;
 	/* from here on the node exists: terminate() must see its id */
-	snprintf(id, sizeof(id), "%lld", vn->id);
-	sky_strlcpy(inst->id, id, sizeof(inst->id));
+	pthread_mutex_lock(&st->base.lock);
+	snprintf(vn->base.id, sizeof(vn->base.id), "%lld", vn->id);
+	pthread_mutex_unlock(&st->base.lock);
+	sky_strlcpy(inst->id, vn->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
 	if ((rc = attach_key(st, vn->id, err)) ||
 	    (rc = wait_running(st, vn, host, sizeof(host), &port, deadline, err)))
 		goto out;
 	sky_strlcpy(inst->address, host, sizeof(inst->address));
-	snprintf(remote, sizeof(remote), ".skyfs/%s/node-%d", st->pool_id, rank);
-	ssh.provider = "vastai";
-	ssh.id = id;
-	ssh.user = st->spec->ssh_user ? st->spec->ssh_user : DEFAULT_USER;
+	ssh.id = vn->base.id;
 	ssh.host = host;
 	ssh.port = port;
-	ssh.identity = st->key_path;
 	ssh.pinned_key = vn->host_pub;
 	/* the image's sshd shows its own key until onstart installed ours */
 	ssh.key_may_change = 1;
-	ssh.remote_dir = remote;
-	ssh.node_timeout_s = (int)st->spec->node_timeout_s;
 	ssh.deadline = deadline;
-	ssh.state = conn_state;
-	ssh.state_arg = vn;
-	if ((rc = sky_cloud_connect(&ssh, &conn, err)))
-		goto out;
-	pthread_mutex_lock(&st->lock);
-	vn->conn = conn;
-	pthread_mutex_unlock(&st->lock);
-	sky_strlcpy(inst->workdir, sky_ssh_remote_dir(conn), sizeof(inst->workdir));
-	inst->transport = &sky_transport_ssh;
-	inst->conn = conn;
-	sky_strlcpy(inst->host_key, "pinned (made by skyfs)", sizeof(inst->host_key));
-	inst->state = SKY_INST_RUNNING;
-	for (i = 0; i < st->n_devices; i++)
-		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
-	inst->n_devices = st->n_devices;
+	rc = sky_cloud_node_connect(&st->base, &vn->base, &ssh, DEFAULT_USER, inst, err);
 out:
 	if (b64)
 		OPENSSL_cleanse(b64, strlen(b64));
@@ -668,16 +597,9 @@ static int vastai_terminate(void *state, struct sky_instance *inst, struct sky_e
 {
 	struct vastai_state *st = state;
 	long long id = inst->id[0] ? strtoll(inst->id, NULL, 10) : 0;
-	int rc, i;
+	int rc;
 
-	/* the connection first: it reports nothing more, and its jobs end */
-	pthread_mutex_lock(&st->lock);
-	for (i = 0; id && i < st->n_nodes; i++)
-		if (st->nodes[i].id == id)
-			st->nodes[i].conn = NULL;
-	pthread_mutex_unlock(&st->lock);
-	sky_ssh_close(inst->conn);
-	inst->conn = NULL;
+	sky_cloud_drop_conn(&st->base, inst);
 	if (!id) {
 		inst->state = SKY_INST_GONE;
 		return 0;
@@ -691,21 +613,21 @@ static int vastai_terminate(void *state, struct sky_instance *inst, struct sky_e
 static int vastai_teardown(void *state, struct sky_err *err)
 {
 	struct vastai_state *st = state;
-	int rc = 0, i;
+	int rc = 0;
 
 	if (!st)
 		return 0;
-	for (i = 0; st->nodes && i < st->n_nodes; i++) {
-		sky_ssh_close(st->nodes[i].conn);
-		st->nodes[i].conn = NULL;
-	}
+	sky_cloud_close_nodes(&st->base);
 	if (st->api.http && st->label_prefix[0])
 		rc = sweep(st, err);
-	if (st->key_path[0])
-		sky_sshkey_remove(st->key_path);
-	if (st->dir[0])
-		rmdir(st->dir);
-	state_free(st);
+	vastai_client_fini(&st->api);
+	pthread_cond_destroy(&st->rented);
+	sky_cloud_poll_destroy(&st->ask_poll);
+	free(st->seen);
+	free(st->asks);
+	free(st->taken);
+	sky_cloud_pool_fini(&st->base);
+	free(st);
 	return rc;
 }
 
