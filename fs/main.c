@@ -215,6 +215,11 @@ int main(int argc, char *argv[])
 	fuse_opt_add_arg(&args, "-oauto_unmount");
 	fuse_opt_add_arg(&args, "-ofsname=skyfs");
 	fuse_opt_add_arg(&args, "-osubtype=skyfs");
+	/* a reader blocked in results/<job>/wait holds a FUSE worker until its
+	 * job ends; libfuse's default of 10 workers would let ten such readers
+	 * stall every other operation on the mount (first, so that the user's
+	 * own -o max_threads still wins) */
+	fuse_opt_insert_arg(&args, 1, "-omax_threads=1024");
 	rc = fuse_main(args.argc, args.argv, &skyfs_ops, NULL);
 	if (!destroyed)
 		sky_sched_close();   /* the mount never came up */

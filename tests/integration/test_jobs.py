@@ -458,3 +458,25 @@ class Degraded(SkyfsTestCase):
         res = os.path.join(pool, "results", "b")
         self.assertIn(good, os.listdir(res))
         self.assertEqual(read(os.path.join(res, good, "stdout")), good + "\n")
+
+
+class BlockedReaders(SkyfsTestCase):
+    def test_many_wait_readers_do_not_stall_the_mount(self):
+        # each reader of results/<job>/wait holds a FUSE worker until its
+        # job ends; 40 of them must leave the rest of the mount answering
+        pool = self.make_pool("br", "provider = local\nslots = 40\n")
+        for i in range(40):
+            self.submit(pool, "s%d" % i, "sleep 4\n")
+        with concurrent.futures.ThreadPoolExecutor(40) as ex:
+            waits = [ex.submit(read, os.path.join(pool, "results", "s%d" % i, "wait"))
+                     for i in range(40)]
+            time.sleep(1)
+            self.assertFalse(any(w.done() for w in waits))
+            t0 = time.monotonic()
+            self.assertEqual(state(pool), "ready")
+            self.submit(pool, "quick", "echo quick\n")
+            took = time.monotonic() - t0
+            self.assertLess(took, 1.0, "status and a submission took %.2fs behind 40 "
+                            "blocked readers" % took)
+            self.assertEqual([w.result(timeout=15) for w in waits], ["0\n"] * 40)
+        self.assertWait(pool, "quick", 0)
