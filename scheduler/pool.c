@@ -171,7 +171,9 @@ out:
 
 int sky_pool_remove(const char *name, sky_interrupted_fn interrupted)
 {
+	static unsigned long removed;    /* names the trash; under g.lock */
 	struct sky_pool *p;
+	char trash[PATH_MAX] = "";
 	int rc = 0;
 
 	pthread_mutex_lock(&g.lock);
@@ -194,12 +196,25 @@ int sky_pool_remove(const char *name, sky_interrupted_fn interrupted)
 	}
 	/* jobs that never ran (stopped pool) are simply dropped with it */
 	sky_map_del(&g.pools, name);
-	sky_rm_rf(p->dir);
+	/* out of the way under the lock (a rename), deleted after it: a pool
+	 * with many results must not hold up every other pool while its files
+	 * are unlinked. A crash in between leaves it in trash/, emptied at the
+	 * next mount. */
+	if ((size_t)snprintf(trash, sizeof(trash), "%s/trash", g.state_dir) >= sizeof(trash) ||
+	    sky_mkdir_p(trash, 0700) ||
+	    (size_t)snprintf(trash, sizeof(trash), "%s/trash/%s.%lu", g.state_dir, name,
+			     removed++) >= sizeof(trash) ||
+	    rename(p->dir, trash)) {
+		sky_rm_rf(p->dir);
+		trash[0] = '\0';
+	}
 	log_info("pool %s removed", name);
 	pool_free(p);
 	pthread_cond_broadcast(&g.changed);
 out:
 	pthread_mutex_unlock(&g.lock);
+	if (trash[0])
+		sky_rm_rf(trash);
 	return rc;
 }
 

@@ -235,6 +235,9 @@ int store_load_pools(void)
 	DIR *d;
 	struct dirent *de;
 
+	/* pools a crash caught between rmdir's rename and its delete */
+	snprintf(path, sizeof(path), "%s/trash", g.state_dir);
+	sky_rm_rf(path);
 	snprintf(path, sizeof(path), "%s/pools", g.state_dir);
 	if (sky_mkdir_p(path, 0700))
 		return -errno;

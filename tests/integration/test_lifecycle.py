@@ -66,6 +66,8 @@ class UnmountRemount(SkyfsTestCase):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertEqual(os.listdir(self.pools), ["beta"])
         self.assertFalse(os.path.exists(os.path.join(self.state, "pools", "alpha")))
+        # removed out of the way, then deleted: nothing left in trash/
+        self.assertEqual(os.listdir(os.path.join(self.state, "trash")), [])
         wait_for(lambda: not processes_with_cmdline("sleep " + secs), 5, what="no sleeps")
         self.assertEqual(state(b), "stopped")
 
