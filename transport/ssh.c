@@ -289,11 +289,10 @@ static int connect_node(struct sky_ssh_conn *c, struct sky_exec **hb, char *msg,
 				    "aes128-ctr,aes256-ctr,aes192-ctr,aes256-cbc,aes128-cbc");
 	libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_SC,
 				    "aes128-ctr,aes256-ctr,aes192-ctr,aes256-cbc,aes128-cbc");
-	/* a pinned key is of one type: ask the server for that one, or a
-	 * host that also has (say) an ECDSA key would show that one instead */
+	/* ask for the pinned key's type, or a host that also has (say) an
+	 * ECDSA key would show that one instead */
 	if (c->p.policy == SKY_HOSTKEY_PINNED && c->p.pinned_key[0]) {
 		char type[64];
-
 		snprintf(type, sizeof(type), "%.*s", (int)strcspn(c->p.pinned_key, " "),
 			 c->p.pinned_key);
 		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, type);
