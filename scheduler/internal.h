@@ -125,6 +125,7 @@ struct sky_pool {
 	struct sky_queue pending_bcast;  /* broadcast jobs waiting for ready nodes */
 	int counts[JOB_LOST + 1];        /* jobs per state */
 	double created, ready_at, last_activity;
+	int budget_warned;               /* the 80% event was written */
 	pthread_t worker;
 	int worker_alive;                /* joinable worker exists */
 	int worker_done;                 /* it returned; join it */

@@ -88,6 +88,9 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 		sky_buf_printf(out, "lifetime_s: %ld\n", p->spec.lifetime_s);
 	if (p->spec_text && p->spec.idle_timeout_s)
 		sky_buf_printf(out, "idle_timeout_s: %ld\n", p->spec.idle_timeout_s);
+	if (p->spec_text && p->spec.budget_usd > 0)
+		sky_buf_printf(out, "budget_usd: %.4f\naccrued_usd: %.6f\n", p->spec.budget_usd,
+			       pool_accrued(p, sky_now()));
 	return out->data ? 0 : -ENOMEM;
 }
 

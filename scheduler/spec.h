@@ -53,6 +53,8 @@ struct sky_spec {
 	char *setup;                            /* NULL when absent */
 	long lifetime_s;                        /* 0 = unlimited */
 	long idle_timeout_s;                    /* 0 = unlimited */
+	double budget_usd;                      /* torn down when the accrued cost
+						 * reaches it; 0 = no budget */
 	int dry_run;                            /* plan only, provision nothing */
 	struct sky_spec_env *env;               /* in the order written */
 	size_t n_env;

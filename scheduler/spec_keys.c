@@ -321,8 +321,8 @@ static int parse_price(struct spec_ctx *c, const struct spec_key *k, const char 
 	errno = 0;
 	v = strtod(val[0] == '$' ? val + 1 : val, &end);
 	if (errno || *end || end == val || !isfinite(v) || v <= 0 || v > 1e6)
-		return fail(c, -EINVAL, "%s: invalid price \"%s\" (USD per node-hour, e.g. 12.5)",
-			    k->name, val);
+		return fail(c, -EINVAL, "%s: invalid price \"%s\" (%s)", k->name, val,
+			    k->per_alt ? "USD per node-hour, e.g. 12.5" : "USD, e.g. 50");
 	*FIELD(c, k, double) = v;
 	return 0;
 }
@@ -497,6 +497,8 @@ const struct spec_key spec_keys[] = {
 	  "tear the pool down this long after it starts" },
 	{ "idle_timeout", parse_dur, format_dur, OFF(idle_timeout_s), 0, 0, NULL, 0, 0,
 	  "tear the pool down after this long without jobs" },
+	{ "budget", parse_price, format_price, OFF(budget_usd), 0, 0, NULL, 0, 0,
+	  "tear the pool down when its accrued cost reaches this many USD (warning at 80%)" },
 	{ "setup", spec_parse_text, spec_format_text, OFF(setup), 0, 0, NULL, 0, 0,
 	  "shell command run once on each node before its first job" },
 	{ "dry_run", parse_bool, format_bool, OFF(dry_run), 0, 0, NULL, 0, 0,

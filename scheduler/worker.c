@@ -570,6 +570,7 @@ int pool_start_worker(struct sky_pool *p)
 	}
 	p->stop = STOP_NONE;
 	p->ready_at = 0;
+	p->budget_warned = 0;
 	p->error[0] = '\0';
 	pool_set_state(p, POOL_PROVISIONING);
 	rc = -pthread_create(&p->worker, NULL, pool_worker, p);
@@ -598,10 +599,29 @@ int pool_stop_and_join(struct sky_pool *p, enum sky_stop_reason why, int (*inter
 	return 0;
 }
 
+/* The budget: a warning event at 80%, the stop reason at 100% (or NULL). */
+static const char *check_budget(struct sky_pool *p, double now, char *buf, size_t len)
+{
+	double spent = pool_accrued(p, now), budget = p->spec.budget_usd;
+
+	if (budget <= 0)
+		return NULL;
+	if (spent >= budget) {
+		snprintf(buf, len, "budget of %.4f USD reached (%.4f USD accrued)", budget, spent);
+		return buf;
+	}
+	if (!p->budget_warned && spent >= 0.8 * budget) {
+		p->budget_warned = 1;
+		pool_event(p, "warning: 80%% of the budget spent (%.4f of %.4f USD)", spent, budget);
+	}
+	return NULL;
+}
+
 void pool_check_timers(struct sky_pool *p, double now_mono)
 {
 	double now = sky_now();
 	const char *why = NULL;
+	char buf[128];
 
 	if (p->stop || (p->state != POOL_READY && p->state != POOL_DEGRADED))
 		return;
@@ -611,6 +631,8 @@ void pool_check_timers(struct sky_pool *p, double now_mono)
 	else if (p->spec.idle_timeout_s && !p->counts[JOB_QUEUED] && !p->counts[JOB_RUNNING] &&
 		 now_mono - p->last_activity >= (double)p->spec.idle_timeout_s)
 		why = "idle timeout expired";
+	else
+		why = check_budget(p, now, buf, sizeof(buf));
 	if (!why)
 		return;
 	pool_event(p, "%s: tearing down", why);

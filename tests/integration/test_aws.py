@@ -210,6 +210,24 @@ class AwsTest(AwsBase):
         os.rmdir(pool)
         self.assertAllGone()
 
+    def test_budget_tears_the_pool_down(self):
+        # g4dn.xlarge on demand at 0.526 USD/h: 0.0004 USD is about 3 s
+        pool = self.make_pool("bu", BASE + "allocation = on-demand\nbudget = 0.0004\n",
+                              "ready", timeout=60)
+        st = kv_lines(read(os.path.join(pool, "status")))
+        self.assertEqual(float(st["budget_usd"]), 0.0004)
+        self.wait_state(pool, "stopped", timeout=20)
+        events = read(os.path.join(pool, "events"))
+        self.assertIn("warning: 80% of the budget spent", events)
+        self.assertIn("budget of 0.0004 USD reached", events)
+        self.assertLess(events.index("80% of the budget"), events.index("budget of 0.0004"))
+        self.assertIn("budget of 0.0004 USD reached", read(os.path.join(pool, "status")))
+        wait_for(lambda: not self.ec2.live_instances() or
+                 all(i["state"] == "shutting-down" for i in self.ec2.live_instances()), 15,
+                 what="the instance terminated")
+        os.rmdir(pool)
+        self.assertAllGone()
+
     def test_pinned_host_key_refuses_another(self):
         pool = self.make_pool("hk", BASE, "ready", timeout=60)
         inst = kv_lines(read(os.path.join(pool, "nodes", "node-0")))["instance"]

@@ -80,6 +80,7 @@ static __attribute__((unused)) void assert_defaults(const struct sky_spec *s)
 	assert_null(s->setup);
 	assert_int_equal(s->lifetime_s, 0);
 	assert_int_equal(s->idle_timeout_s, 0);
+	assert_true(s->budget_usd == 0);
 	assert_null(s->env);
 	assert_int_equal(s->n_env, 0);
 	assert_null(s->hosts);

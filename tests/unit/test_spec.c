@@ -283,7 +283,7 @@ static void test_err_keys(void **state)
 	expect_err("evn.FOO = 1", "line 1: unknown key \"evn.FOO\" (did you mean \"env.FOO\"?)");
 	expect_err("colour = red",
 		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
-		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, setup, "
+		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, budget, setup, "
 		   "dry_run, hosts, identity, known_hosts, host_key_policy, node_timeout, "
 		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, env.NAME)");
 	expect_err("alloc = spot",

@@ -1,5 +1,6 @@
 /* Unit tests of the spec keys that say how cloud nodes are reached
- * (scheduler/spec_access.c): image, ssh_user, ssh_cidr, boot_timeout. */
+ * (scheduler/spec_access.c): image, ssh_user, ssh_cidr, boot_timeout; and
+ * what a cloud pool may cost (budget). */
 #include "spec_helpers.h"
 
 static void test_cloud_keys(void **state)
@@ -37,6 +38,15 @@ static void test_cloud_keys(void **state)
 		   "line 1: ssh_cidr: \"300.1.1.1/32\" is not an IPv4 network (a.b.c.d/n)");
 	expect_err("ssh_cidr = 10.0.0.0/", "line 1: ssh_cidr: \"10.0.0.0/\" is not an IPv4 "
 		   "network (a.b.c.d/n)");
+	expect_ok("budget = $25.50\n", &s);
+	assert_true(s.budget_usd == 25.5);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_non_null(strstr(out, "budget = 25.5\n"));
+	free(out);
+	sky_spec_free(&s);
+	expect_err("budget = -3", "line 1: budget: invalid price \"-3\" (USD, e.g. 50)");
+	expect_err("[a]\nbudget = 3\n",
+		   "line 2: \"budget\" applies to the whole pool: set it before the first [section]");
 	expect_err("boot_timeout = 0", "line 1: boot_timeout: invalid duration \"0\" (use e.g. 90s, 15m, 2h)");
 }
 
