@@ -105,6 +105,18 @@ def kv_lines(text):
     return out
 
 
+def tried_lines(plan):
+    """The "tried" section of a plan's text: one line per candidate tried."""
+    out, on = [], False
+    for ln in plan.splitlines():
+        if ln.startswith("tried"):
+            on = True
+            continue
+        if on and ln.strip():
+            out.append(ln.strip())
+    return out
+
+
 def run_cmd(args, timeout=10, env=None, input=None, cwd=None):
     """Runs a command with a hard timeout. Returns CompletedProcess (text).
     Unlike subprocess.run, never waits without a bound after a timeout."""
@@ -516,6 +528,24 @@ class SkyfsTestCase(unittest.TestCase):
             self.fail("job %s: wait printed %r, expected %d\n-- status:\n%s-- stderr:\n%s"
                       % (name, got, want, _safe_read(os.path.join(res, "status")),
                          _safe_read(os.path.join(res, "stderr"))[-2000:]))
+
+    def assertNotInMount(self, *secrets):
+        """None of secrets is in any file under the mount (the jobs' own
+        payloads aside) or in the daemon's log."""
+        for root, _, files in os.walk(self.mnt):
+            for f in files:
+                p = os.path.join(root, f)
+                if "/jobs/" in p or "/broadcast/" in p:
+                    continue
+                try:
+                    text = read(p)
+                except OSError:
+                    continue
+                for secret in secrets:
+                    self.assertNotIn(secret, text, p)
+        log = self.daemon.log_text()
+        for secret in secrets:
+            self.assertNotIn(secret, log)
 
     def assertErrno(self, want, fn, *args, **kw):
         got = errno_of(fn, *args, **kw)

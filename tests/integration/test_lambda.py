@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, fusermount_u, kv_lines, read, wait_for
+from harness import SkyfsTestCase, fusermount_u, kv_lines, read, tried_lines, wait_for
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -28,17 +28,6 @@ LAUNCH = "/api/v1/instance-operations/launch"
 BASE = ("provider = lambda\nregion = us-east-1\naccelerator = A10\nssh_user = skytest\n"
         "node_timeout = 5s\n")
 
-
-def parse_tried(plan):
-    """The "tried" section of a plan: one line per candidate tried."""
-    out, on = [], False
-    for ln in plan.splitlines():
-        if ln.startswith("tried"):
-            on = True
-            continue
-        if on and ln.strip():
-            out.append(ln.strip())
-    return out
 
 
 class LambdaBase(SkyfsTestCase):
@@ -65,17 +54,7 @@ class LambdaBase(SkyfsTestCase):
 
     def assertNoSecret(self, secret=KEY):
         """The key is in no file under the mount, and not in the log."""
-        for root, dirs, files in os.walk(self.mnt):
-            for f in files:
-                p = os.path.join(root, f)
-                if "/jobs/" in p or "/broadcast/" in p:
-                    continue
-                try:
-                    text = read(p)
-                except OSError:
-                    continue
-                self.assertNotIn(secret, text, p)
-        self.assertNotIn(secret, self.daemon.log_text())
+        self.assertNotInMount(secret)
 
     def assertAllGone(self):
         """Nothing of skyfs's is left alive in the fake: instances, SSH keys."""
@@ -160,7 +139,7 @@ class LambdaTest(LambdaBase):
         self.lam.instance_types["gpu_1x_a100"]["price_cents"] = 110
         self.lam.no_capacity_types = {"gpu_1x_a100"}
         pool = self.make_pool("cap", BASE.replace("A10", "A100"), "ready", timeout=60)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 2, tried)
         self.assertIn("gpu_1x_a100 ", tried[0] + " ")
         self.assertIn("instance-operations/launch/insufficient-capacity", tried[0])
@@ -249,7 +228,7 @@ class LambdaWrongKey(LambdaBase):
         status = read(os.path.join(pool, "status"))
         self.assertIn("global/invalid-api-key", status)
         self.assertIn("LAMBDA_API_KEY", status)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertGreaterEqual(len(tried), 2, tried)
         self.assertIn("skipped: lambda is unusable", tried[-1])
         st = self.status()

@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, kv_lines, read, state, wait_for, write
+from harness import SkyfsTestCase, kv_lines, read, state, tried_lines, wait_for, write
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -26,17 +26,6 @@ RTX = "NVIDIA GeForce RTX 4090"
 # one GPU type, so the plan is its clouds and markets only
 BASE = "provider = runpod\naccelerator = RTX-4090\nssh_user = skytest\nnode_timeout = 5s\n"
 
-
-def parse_tried(plan):
-    """The "tried" section of a plan: one line per candidate tried."""
-    out, on = [], False
-    for ln in plan.splitlines():
-        if ln.startswith("tried"):
-            on = True
-            continue
-        if on and ln.strip():
-            out.append(ln.strip())
-    return out
 
 
 class RunPodBase(SkyfsTestCase):
@@ -62,17 +51,7 @@ class RunPodBase(SkyfsTestCase):
 
     def assertNoSecret(self):
         """The key is in no file under the mount, and not in the log."""
-        for root, dirs, files in os.walk(self.mnt):
-            for f in files:
-                p = os.path.join(root, f)
-                if "/jobs/" in p or "/broadcast/" in p:
-                    continue
-                try:
-                    text = read(p)
-                except OSError:
-                    continue
-                self.assertNotIn(self.key, text, p)
-        self.assertNotIn(self.key, self.daemon.log_text())
+        self.assertNotInMount(self.key)
 
     def assertAllGone(self):
         """No pod left that is not terminated, no sshd of a pod running."""
@@ -138,7 +117,7 @@ class RunPodTest(RunPodBase):
         # community on-demand is the cheapest; it has no capacity
         self.rp.supply_constraint_types = {RTX + "/community"}
         pool = self.make_pool("cap", BASE + "allocation = on-demand\n", "ready", timeout=60)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 2, tried)
         self.assertIn(RTX + "/community", tried[0])
         self.assertIn("SUPPLY_CONSTRAINT", tried[0])
@@ -154,7 +133,7 @@ class RunPodTest(RunPodBase):
         # RunPod dropped spot pods: the mutation is gone from the schema
         self.rp.no_spot = True
         pool = self.make_pool("ns", BASE, "ready", timeout=60)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 3, tried)
         for t in tried[:2]:
             self.assertIn("spot", t)
@@ -282,7 +261,7 @@ class RunPodWrongKey(RunPodBase):
         status = read(os.path.join(pool, "status"))
         self.assertIn("runpod: API key refused, check it (environment)", status)
         self.assertIn("HTTP 401", status)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertGreater(len(tried), 1, tried)
         self.assertIn("skipped: runpod is unusable", tried[-1])
         st = kv_lines(read(os.path.join(self.mnt, "providers", "runpod", "status")))

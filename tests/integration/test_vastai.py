@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, kv_lines, read, wait_for
+from harness import SkyfsTestCase, kv_lines, read, tried_lines, wait_for
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -25,17 +25,6 @@ KEY = "vast-test-key-0123456789abcdef"
 BASE = ("provider = vastai\naccelerator = RTX-4090\nssh_user = skytest\n"
         "node_timeout = 5s\n")
 
-
-def parse_tried(plan):
-    """The "tried" section of a plan: one line per candidate tried."""
-    out, on = [], False
-    for ln in plan.splitlines():
-        if ln.startswith("tried"):
-            on = True
-            continue
-        if on and ln.strip():
-            out.append(ln.strip())
-    return out
 
 
 class VastBase(SkyfsTestCase):
@@ -57,17 +46,7 @@ class VastBase(SkyfsTestCase):
 
     def assertNoSecret(self):
         """The API key is in no file under the mount, and not in the log."""
-        for root, dirs, files in os.walk(self.mnt):
-            for f in files:
-                p = os.path.join(root, f)
-                if "/jobs/" in p or "/broadcast/" in p:
-                    continue
-                try:
-                    text = read(p)
-                except OSError:
-                    continue
-                self.assertNotIn(self.key, text, p)
-        self.assertNotIn(self.key, self.daemon.log_text())
+        self.assertNotInMount(self.key)
 
     def assertAllGone(self):
         """Nothing of skyfs's is left in the fake: no instance, no sshd."""
@@ -147,7 +126,7 @@ class VastTest(VastBase):
         self.vast.gone_asks = {101}
         pool = self.make_pool("gone", BASE + "nodes = 2\nallocation = on-demand\n", "ready",
                               timeout=60)
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 2, tried)
         self.assertIn("RTX_4090 Canada,CA on-demand", tried[0])
         self.assertIn("no free ask of RTX 4090 x1 in Canada,CA left (1 found for 2 nodes; "
@@ -165,7 +144,7 @@ class VastTest(VastBase):
         self.assertEqual([i["ask_id"] for i in self.vast.live_instances()], [102])
         rents = [p for m, p, _ in self.vast.calls if m == "PUT"]
         self.assertEqual(rents, ["/asks/101/", "/asks/102/"])
-        tried = parse_tried(read(os.path.join(pool, "plan")))
+        tried = tried_lines(read(os.path.join(pool, "plan")))
         self.assertEqual(len(tried), 1, tried)
         os.rmdir(pool)
         self.assertAllGone()
