@@ -33,7 +33,6 @@ import ipaddress
 import os
 import secrets
 import signal
-import socket
 import struct
 import sys
 import threading
@@ -47,6 +46,7 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "integration")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+import fakehttp   # noqa: E402
 import fakenodes  # noqa: E402
 import sigv4      # noqa: E402
 
@@ -309,37 +309,6 @@ class _Instance:
         return {"given": "user-data"}.get(src, src)
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake):
-        self.fake = fake
-        self.conns = set()
-        self.conns_lock = threading.Lock()
-        http.server.ThreadingHTTPServer.__init__(self, addr, handler)
-
-    def process_request(self, request, client_address):
-        with self.conns_lock:
-            self.conns.add(request)
-        http.server.ThreadingHTTPServer.process_request(self, request, client_address)
-
-    def shutdown_request(self, request):
-        with self.conns_lock:
-            self.conns.discard(request)
-        http.server.ThreadingHTTPServer.shutdown_request(self, request)
-
-    def drop_connections(self):
-        with self.conns_lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AmazonEC2"
@@ -453,7 +422,6 @@ class FakeEC2:
         self._key_pairs = {}          # name -> {"name", "id", "fingerprint", "material", "type"}
         self._groups = {}             # id -> {"id", "name", "description", "vpc_id", "ingress"}
         self._server = None
-        self._thread = None
 
         os.makedirs(self.workdir, exist_ok=True)
         self._inst_root = os.path.join(self.workdir, "instances")
@@ -463,14 +431,10 @@ class FakeEC2:
         self._pw = self._host._pw
         os.chmod(self._inst_root, 0o755)
 
-        self._server = _Server(("127.0.0.1", port), _Handler, self)
-        self.port = self._server.server_address[1]
+        self._server = fakehttp.Server(self, _Handler, port).start("fake-ec2-http")
+        self.port = self._server.port
         self.url = "http://127.0.0.1:%d/" % self.port
         self.checkip_url = "http://127.0.0.1:%d/checkip" % self.port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="fake-ec2-http", daemon=True)
-        self._thread.start()
 
     # ---- context ----
 
@@ -490,9 +454,7 @@ class FakeEC2:
         self._closed = True
         self._closing.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.drop_connections()
+            self._server.stop()
         with self._lock:
             insts = list(self._instances.values())
             for inst in insts:
@@ -514,8 +476,6 @@ class FakeEC2:
                     if inst.state_reason is None:
                         inst.state_reason = ("Client.UserInitiatedShutdown",
                                              "Client.UserInitiatedShutdown: fake EC2 closed")
-        if self._thread is not None:
-            self._thread.join(timeout=5)
         if problem is not None:
             raise RuntimeError("FakeEC2: processes left behind: %s" % problem)
 

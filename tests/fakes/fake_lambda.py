@@ -71,6 +71,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import fakehttp  # noqa: E402
 from fakenodes import NodeHost  # noqa: E402
 
 PREFIX = "/api/v1"
@@ -134,16 +135,6 @@ class _Instance:
         self.active_at = None
         self.terminated_at = None
         self.boot_error = None
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake):
-        self.fake = fake
-        http.server.ThreadingHTTPServer.__init__(self, addr, handler)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -214,13 +205,9 @@ class FakeLambda:
         self._closed = False
         os.makedirs(self.workdir, exist_ok=True)
         self._host = NodeHost(os.path.join(self.workdir, "instances"), user=user)
-        self._server = _Server(("127.0.0.1", port), _Handler, self)
-        self.port = self._server.server_address[1]
+        self._server = fakehttp.Server(self, _Handler, port).start("fake-lambda-http")
+        self.port = self._server.port
         self.url = "http://127.0.0.1:%d%s" % (self.port, PREFIX)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="fake-lambda-http", daemon=True)
-        self._thread.start()
 
     # ---- context ----
 
@@ -237,9 +224,7 @@ class FakeLambda:
         if self._closed:
             return
         self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
         with self._lock:
             for inst in self._instances.values():
                 if inst.status != "terminated":

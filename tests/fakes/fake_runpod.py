@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import fakehttp  # noqa: E402
 from fakenodes import NodeHost   # noqa: E402
 
 MAX_BODY = 1 << 20
@@ -308,16 +309,6 @@ def _project(value, type_name, sel):
 
 # ---- the HTTP side ------------------------------------------------------------------------
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake):
-        self.fake = fake
-        http.server.ThreadingHTTPServer.__init__(self, addr, handler)
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-runpod"
@@ -410,13 +401,9 @@ class FakeRunPod:
         self._pods = {}                  # id -> _Pod, in creation order
         self._closed = False
         self.nodes = NodeHost(os.path.join(self.workdir, "pods"), user=user)
-        self._server = _Server(("127.0.0.1", port), _Handler, self)
-        self.port = self._server.server_address[1]
+        self._server = fakehttp.Server(self, _Handler, port).start("fake-runpod-http")
+        self.port = self._server.port
         self.url = "http://127.0.0.1:%d/graphql" % self.port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="fake-runpod-http", daemon=True)
-        self._thread.start()
 
     def __enter__(self):
         return self
@@ -431,14 +418,12 @@ class FakeRunPod:
         if self._closed:
             return
         self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         with self._lock:
             for p in self._pods.values():
                 if p.status == "RUNNING":
                     p.status = "TERMINATED"
         self.nodes.close()
-        self._thread.join(timeout=5)
 
     # ---- inspection and test controls ----
 

@@ -59,6 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import fakehttp  # noqa: E402
 from fakenodes import NodeHost, public_key_of_private  # noqa: E402
 
 MAX_BODY = 1 << 20
@@ -130,16 +131,6 @@ class _Instance:
         self.stopped = None             # why Vast stopped it (outbid), or None
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, fake):
-        self.fake = fake
-        http.server.ThreadingHTTPServer.__init__(self, addr, handler)
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-vastai"
@@ -206,13 +197,9 @@ class FakeVast:
         self._closing = threading.Event()
         os.makedirs(self.workdir, exist_ok=True)
         self._host = NodeHost(os.path.join(self.workdir, "instances"), user=user)
-        self._server = _Server(("127.0.0.1", port), _Handler, self)
-        self.port = self._server.server_address[1]
+        self._server = fakehttp.Server(self, _Handler, port).start("fake-vastai-http")
+        self.port = self._server.port
         self.url = "http://127.0.0.1:%d/api/v0" % self.port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="fake-vastai-http", daemon=True)
-        self._thread.start()
 
     def __enter__(self):
         return self
@@ -228,9 +215,7 @@ class FakeVast:
             return
         self._closed = True
         self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
         self._host.close()
 
     # ---- inspection ----

@@ -1,0 +1,57 @@
+"""The HTTP server every fake cloud API runs (Python standard library only):
+threaded, on 127.0.0.1, served from a daemon thread; its handlers reach
+their fake as self.server.fake.
+
+    server = fakehttp.Server(fake, Handler, port).start("fake-lambda-http")
+    server.port
+    server.stop()          # no new requests, open keep-alive connections cut,
+                           # the socket closed, the thread joined
+"""
+
+import http.server
+import socket
+import threading
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256      # 64 provisioning threads may call at once
+    allow_reuse_address = True
+
+    def __init__(self, fake, handler, port=0):
+        self.fake = fake
+        self._thread = None
+        self._conns = set()       # open connections: a client's keep-alive
+        self._conns_lock = threading.Lock()
+        http.server.ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), handler)
+        self.port = self.server_address[1]
+
+    def process_request(self, request, client_address):
+        with self._conns_lock:
+            self._conns.add(request)
+        http.server.ThreadingHTTPServer.process_request(self, request, client_address)
+
+    def shutdown_request(self, request):
+        with self._conns_lock:
+            self._conns.discard(request)
+        http.server.ThreadingHTTPServer.shutdown_request(self, request)
+
+    def start(self, name):
+        self._thread = threading.Thread(target=self.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, name=name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=5):
+        self.shutdown()
+        self.server_close()
+        # a handler waiting on an idle keep-alive connection would outlive us
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
