@@ -1,6 +1,5 @@
 /* EC2 Query API calls: signing (aws_auth.h), sending (http.h), retrying,
  * error mapping and the response parsers (see aws_api.h). */
-#define LOG_MODULE "aws"
 #include "providers/aws_api.h"
 
 #include <ctype.h>
@@ -15,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "providers/http.h"
 
 #define DEFAULT_REGION "us-east-1"
@@ -374,9 +372,18 @@ void aws_client_fini(struct aws_client *c)
 }
 
 /* One signed POST; 0 with *doc, or -errno with e. */
-static int attempt(struct aws_client *c, const struct sky_buf *body, xmlDoc **doc,
-		   struct aws_error *e, long *retry_after)
+struct aws_attempt {
+	struct aws_client *c;
+	const struct sky_buf *body;
+	xmlDoc **doc;
+};
+
+static int attempt(void *arg, struct aws_error *e, long *retry_after)
 {
+	struct aws_attempt *a = arg;
+	struct aws_client *c = a->c;
+	const struct sky_buf *body = a->body;
+	xmlDoc **doc = a->doc;
 	struct sky_sigv4_header sh[4];
 	struct sky_sigv4_input in = { 0 };
 	struct sky_buf authz = { 0 }, hv[5] = { { 0 } };
@@ -451,7 +458,8 @@ int aws_call(struct aws_client *c, const char *action, const struct sky_buf *par
 {
 	struct sky_buf body = { 0 };
 	struct sky_aws_query q = { &body, 0 };
-	int rc, n;
+	struct aws_attempt a = { c, &body, doc };
+	int rc;
 
 	*doc = NULL;
 	memset(e, 0, sizeof(*e));
@@ -465,19 +473,7 @@ int aws_call(struct aws_client *c, const char *action, const struct sky_buf *par
 		e->kind = SKY_API_CLIENT;
 		goto out;
 	}
-	for (n = 0;;) {
-		long retry_after = -1;
-
-		memset(e, 0, sizeof(*e));
-		rc = attempt(c, &body, doc, e, &retry_after);
-		e->attempts = ++n;
-		if (!rc || !sky_api_retryable(e->kind) || n >= c->retry.max_attempts)
-			break;
-		log_debug("%s: %s%s%s, retry %d of %d", action,
-			  e->code[0] ? e->code : "", e->code[0] ? ": " : "", e->message, n,
-			  c->retry.max_attempts - 1);
-		sky_retry_wait(&c->retry, n, retry_after);
-	}
+	rc = sky_retry_run(&c->retry, action, attempt, &a, e);
 	if (rc && !e->kind)
 		e->kind = SKY_API_CLIENT;
 out:

@@ -309,3 +309,23 @@ void sky_retry_wait(const struct sky_retry *r, int n, long retry_after_ms)
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
+
+int sky_retry_run(const struct sky_retry *r, const char *what,
+		  int (*attempt)(void *arg, struct sky_api_error *e, long *retry_after_ms),
+		  void *arg, struct sky_api_error *e)
+{
+	int rc, n;
+
+	for (n = 0;;) {
+		long retry_after = -1;
+
+		memset(e, 0, sizeof(*e));
+		rc = attempt(arg, e, &retry_after);
+		e->attempts = ++n;
+		if (!rc || !sky_api_retryable(e->kind) || n >= r->max_attempts)
+			return rc;
+		log_debug("%s: %s%s%s, retry %d of %d", what, e->code, e->code[0] ? ": " : "",
+			  e->message, n, r->max_attempts - 1);
+		sky_retry_wait(r, n, retry_after);
+	}
+}

@@ -95,6 +95,14 @@ struct sky_retry {
 #define SKY_RETRY_DEFAULT ((struct sky_retry){ 6, 200, 5000 })
 /* Sleeps before the call after the n-th failed one (n >= 1). */
 void sky_retry_wait(const struct sky_retry *r, int n, long retry_after_ms);
+/* Calls attempt(arg, e, &retry_after_ms) until it succeeds, fails with a
+ * kind that is not retryable, or r->max_attempts calls were made, waiting
+ * sky_retry_wait between them; e is cleared before each call and counts
+ * the attempts. what names the call in the debug log. Returns the last
+ * attempt's result. */
+int sky_retry_run(const struct sky_retry *r, const char *what,
+		  int (*attempt)(void *arg, struct sky_api_error *e, long *retry_after_ms),
+		  void *arg, struct sky_api_error *e);
 
 /* The host (with ":port" when the URL names one) and the path of url, for
  * signing ("/" when the URL has none). */

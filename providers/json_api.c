@@ -1,13 +1,10 @@
 /* JSON API calls with retries (see json_api.h). */
-#define LOG_MODULE "http"
 #include "providers/json_api.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "common/log.h"
 
 enum sky_api_kind sky_api_classify_status(long status)
 {
@@ -43,9 +40,18 @@ static void snippet(const char *raw, char *out, size_t len)
 	out[k] = '\0';
 }
 
-static int attempt(struct sky_http *h, const struct sky_api_req *r, const char *payload,
-		   json_t **out, struct sky_api_error *e, long *retry_after)
+struct json_attempt {
+	struct sky_http *h;
+	const struct sky_api_req *r;
+	const char *payload;
+	json_t **out;
+};
+
+static int attempt(void *arg, struct sky_api_error *e, long *retry_after)
 {
+	struct json_attempt *a = arg;
+	const struct sky_api_req *r = a->r;
+	const char *payload = a->payload;
 	struct sky_http_resp resp = { 0 };
 	struct sky_http_req req = { 0 };
 	struct sky_buf auth = { 0 };
@@ -70,7 +76,7 @@ static int attempt(struct sky_http *h, const struct sky_api_req *r, const char *
 	req.body = payload;
 	req.body_len = payload ? strlen(payload) : 0;
 	req.timeout_ms = r->timeout_ms;
-	rc = sky_http_do(h, &req, &resp);
+	rc = sky_http_do(a->h, &req, &resp);
 	*retry_after = resp.retry_after_ms;
 	if (rc) {
 		e->kind = rc == -EFBIG || rc == -ENOMEM ? SKY_API_CLIENT : SKY_API_NETWORK;
@@ -100,7 +106,7 @@ static int attempt(struct sky_http *h, const struct sky_api_req *r, const char *
 		rc = sky_api_errno(e->kind) ? sky_api_errno(e->kind) : -EIO;
 		goto out;
 	}
-	*out = doc;
+	*a->out = doc;
 	doc = NULL;
 out:
 	json_decref(doc);
@@ -115,8 +121,9 @@ int sky_api_json(struct sky_http *h, const struct sky_api_req *r, json_t **out,
 		 struct sky_api_error *e)
 {
 	struct sky_retry retry = r->retry.max_attempts ? r->retry : SKY_RETRY_DEFAULT;
-	char *payload = NULL;
-	int rc, n;
+	struct json_attempt a = { h, r, NULL, out };
+	char *payload = NULL, what[600];
+	int rc;
 
 	*out = NULL;
 	memset(e, 0, sizeof(*e));
@@ -125,18 +132,9 @@ int sky_api_json(struct sky_http *h, const struct sky_api_req *r, json_t **out,
 		snprintf(e->message, sizeof(e->message), "out of memory");
 		return -ENOMEM;
 	}
-	for (n = 0;;) {
-		long retry_after = -1;
-
-		memset(e, 0, sizeof(*e));
-		rc = attempt(h, r, payload, out, e, &retry_after);
-		e->attempts = ++n;
-		if (!rc || !sky_api_retryable(e->kind) || n >= retry.max_attempts)
-			break;
-		log_debug("%s %s: %s%s%s, retry %d of %d", r->method, r->url, e->code,
-			  e->code[0] ? ": " : "", e->message, n, retry.max_attempts - 1);
-		sky_retry_wait(&retry, n, retry_after);
-	}
+	a.payload = payload;
+	snprintf(what, sizeof(what), "%s %s", r->method, r->url);
+	rc = sky_retry_run(&retry, what, attempt, &a, e);
 	free(payload);
 	return rc;
 }
