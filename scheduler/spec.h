@@ -42,6 +42,12 @@ struct sky_spec_host {
 	int port;           /* 22 when not written */
 };
 
+/* What a mount does with a pool that was live when the last daemon died. */
+enum sky_recover {
+	SKY_RECOVER_RESUME,         /* adopt its machines, re-attach or re-queue its jobs */
+	SKY_RECOVER_TEARDOWN,       /* terminate what it had; it comes back stopped */
+};
+
 enum sky_host_key_policy {
 	SKY_HOST_KEY_STRICT,        /* only keys in known_hosts */
 	SKY_HOST_KEY_ACCEPT_NEW,    /* unknown keys recorded on first use (pool state) */
@@ -69,6 +75,9 @@ struct sky_spec {
 	char *ssh_user;                         /* the image's login user; NULL = ubuntu */
 	char *ssh_cidr;                         /* who may SSH to cloud nodes; NULL = this machine */
 	long boot_timeout_s;                    /* launch to SSH; default 600 */
+	long orphan_timeout_s;                  /* cloud nodes end themselves after this long
+						 * without word from the daemon; default 600 */
+	enum sky_recover recover;               /* after a daemon crash; default resume */
 	struct sky_request res;                 /* the top level's hardware keys */
 	struct sky_request *alts;               /* what to rank: the sections in the
 						 * order written, or the top level */

@@ -42,6 +42,32 @@ int spec_format_policy(const void *b, const struct spec_key *k, struct sky_buf *
 							 policy_names[v]) : 0;
 }
 
+static const char *const recover_names[] = {
+	[SKY_RECOVER_RESUME] = "resume", [SKY_RECOVER_TEARDOWN] = "teardown",
+};
+
+int spec_parse_recover(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		       const char *val)
+{
+	size_t i;
+
+	(void)suffix;
+	for (i = 0; i < SKY_ARRAY_SIZE(recover_names); i++)
+		if (!strcasecmp(val, recover_names[i])) {
+			*FIELD(c, k, enum sky_recover) = (enum sky_recover)i;
+			return 0;
+		}
+	return fail(c, -EINVAL, "%s: unknown \"%s\" (use resume or teardown)", k->name, val);
+}
+
+int spec_format_recover(const void *b, const struct spec_key *k, struct sky_buf *out)
+{
+	enum sky_recover v = *CFIELD(b, k, enum sky_recover);
+
+	return v != SKY_RECOVER_RESUME ? sky_buf_printf(out, "%s = %s\n", k->name,
+							recover_names[v]) : 0;
+}
+
 /* The user a hosts entry without "user@" logs in as: the daemon's own. */
 static int daemon_user(char *buf, size_t len)
 {

@@ -53,6 +53,9 @@ void *spec_base(struct spec_ctx *c, const struct spec_key *k);
 int spec_parse_policy(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		      const char *val);
 int spec_format_policy(const void *b, const struct spec_key *k, struct sky_buf *out);
+int spec_parse_recover(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		       const char *val);
+int spec_format_recover(const void *b, const struct spec_key *k, struct sky_buf *out);
 int spec_parse_hosts(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		     const char *val);
 int spec_format_hosts(const void *b, const struct spec_key *k, struct sky_buf *out);
