@@ -285,7 +285,7 @@ static void test_err_keys(void **state)
 		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
 		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, budget, setup, "
 		   "dry_run, hosts, identity, known_hosts, host_key_policy, node_timeout, "
-		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, env.NAME)");
+		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, orphan_timeout, recover, env.NAME)");
 	expect_err("alloc = spot",
 		   "line 1: unknown key \"alloc\" (did you mean \"allocation\"?)");
 	expect_err("max_prize = 3", "line 1: unknown key \"max_prize\" (did you mean \"max_price\"?)");
