@@ -23,6 +23,8 @@ struct options {
 	char *state;
 	char *catalog_max_age;
 	char *api_timeout;
+	char *recover;
+	char *sweep_interval;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -39,6 +41,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("state=%s", state),
 	OPT("catalog_max_age=%s", catalog_max_age),
 	OPT("api_timeout=%s", api_timeout),
+	OPT("recover=%s", recover),
+	OPT("sweep_interval=%s", sweep_interval),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -79,6 +83,14 @@ static void usage(const char *prog)
 	       "    -o api_timeout=DURATION\n"
 	       "                    each cloud API request's time limit (default 20s;\n"
 	       "                    failed requests are retried with backoff)\n"
+	       "    -o recover=resume|teardown\n"
+	       "                    pools a crashed daemon left live: adopt their\n"
+	       "                    machines and go on (default, or each spec's\n"
+	       "                    recover key), or tear every one of them down\n"
+	       "    -o sweep_interval=DURATION\n"
+	       "                    how often to terminate cloud machines of this\n"
+	       "                    state directory that no pool owns (default 5m;\n"
+	       "                    0: at mount only)\n"
 	       "    -f              stay in the foreground, log to stderr too\n"
 	       "    -d              debug: foreground, FUSE and skyfs debug logging\n"
 	       "    -h, --help      this text, then libfuse's options\n"
@@ -89,6 +101,27 @@ static void usage(const char *prog)
 	       "SIGTERM/SIGINT (every pool torn down), 1 on a usage or mount error,\n"
 	       "2 when the state directory is unusable or locked by another mount.\n\n",
 	       prog);
+}
+
+static int parse_recovery(void)
+{
+	long secs = 300;
+	int teardown = 0;
+
+	if (opts.recover && strcmp(opts.recover, "resume") &&
+	    !(teardown = !strcmp(opts.recover, "teardown"))) {
+		fprintf(stderr, "skyfs: recover: \"%s\" is neither resume nor teardown\n",
+			opts.recover);
+		return -1;
+	}
+	if (opts.sweep_interval && (sky_parse_duration(opts.sweep_interval, &secs) ||
+				    secs > 86400)) {
+		fprintf(stderr, "skyfs: sweep_interval: invalid duration \"%s\" (0 to 1d)\n",
+			opts.sweep_interval);
+		return -1;
+	}
+	sky_sched_set_recovery(teardown, (double)secs);
+	return 0;
 }
 
 static int default_state_dir(char *out, size_t len)
@@ -191,6 +224,8 @@ int main(int argc, char *argv[])
 		}
 		sky_http_set_default_timeout_ms((int)(secs * 1000));
 	}
+	if (parse_recovery())
+		return 1;
 	if (sky_catalog_init(err, sizeof(err))) {
 		fprintf(stderr, "skyfs: catalog: %s\n", err);
 		return 2;
@@ -227,6 +262,8 @@ int main(int argc, char *argv[])
 	free(opts.state);
 	free(opts.catalog_max_age);
 	free(opts.api_timeout);
+	free(opts.recover);
+	free(opts.sweep_interval);
 	sky_catalog_fini();
 	sky_log_close();
 	return destroyed ? 0 : rc ? 1 : 0;

@@ -235,13 +235,36 @@ static int wait_running(struct aws_state *st, struct aws_node *an, struct aws_in
 	}
 }
 
+/* The machine ends itself when its controller is gone: the instance is
+ * launched with InstanceInitiatedShutdownBehavior=terminate, so a
+ * shutdown from inside is a termination. */
+#define SELF_TERMINATE "sudo -n shutdown -h now 2>/dev/null || shutdown -h now"
+
+/* SSH to a running instance with its pinned host key, then its dead-man
+ * switch. */
+static int connect_node(struct aws_state *st, struct aws_node *an, struct sky_instance *inst,
+			double deadline, struct sky_err *err)
+{
+	struct sky_cloud_ssh ssh = { 0 };
+	int rc;
+
+	ssh.id = an->base.id;
+	ssh.host = inst->address;
+	ssh.pinned_key = an->host_pub;
+	ssh.deadline = deadline;
+	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
+	if (!rc)
+		rc = sky_cloud_deadman(inst->conn, sky_cloud_orphan_timeout(&st->base),
+				       SELF_TERMINATE, err);
+	return rc;
+}
+
 static int aws_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct aws_state *st = state;
 	struct aws_node *an;
 	struct aws_instance in = { 0 };
 	struct sky_buf ud = { 0 };
-	struct sky_cloud_ssh ssh = { 0 };
 	char *key = NULL, comment[200];
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
 	int rc;
@@ -266,11 +289,7 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 		goto out;
 	sky_strlcpy(inst->address, in.public_ip[0] ? in.public_ip : in.private_ip,
 		    sizeof(inst->address));
-	ssh.id = an->base.id;
-	ssh.host = inst->address;
-	ssh.pinned_key = an->host_pub;
-	ssh.deadline = deadline;
-	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
+	rc = connect_node(st, an, inst, deadline, err);
 out:
 	sky_cloud_free_secret(key);
 	sky_buf_free(&ud);
@@ -439,6 +458,115 @@ static int aws_teardown(void *state, struct sky_err *err)
 	return rc;
 }
 
+/* ---- after a crash ------------------------------------------------------------------ */
+
+/* A machine a crashed daemon recorded: still running and answering with
+ * the host key skyfs made for it, or not taken back. */
+static int aws_adopt(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
+{
+	struct aws_state *st = state;
+	struct aws_node *an;
+	struct aws_instance in;
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	int rc;
+
+	if (rank < 0 || rank >= st->base.n_nodes)
+		return -EINVAL;
+	an = &st->nodes[rank];
+	if (!inst->host_pub[0]) {
+		sky_err_set(err, "aws: %s: no pinned host key recorded", inst->id);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&st->base.lock);
+	sky_strlcpy(an->base.id, inst->id, sizeof(an->base.id));
+	pthread_mutex_unlock(&st->base.lock);
+	sky_strlcpy(an->host_pub, inst->host_pub, sizeof(an->host_pub));
+	if ((rc = aws_refresh(st, 0, err)))
+		return rc;
+	if (aws_lookup(st, inst->id, &in) || aws_gone(&in)) {
+		sky_err_set(err, "aws: %s is %s", inst->id, in.state[0] ? in.state : "not listed");
+		return -ENOENT;
+	}
+	if ((rc = wait_running(st, an, &in, deadline, err)))
+		return rc == -EAGAIN ? -ENOENT : rc;
+	sky_strlcpy(inst->address, in.public_ip[0] ? in.public_ip : in.private_ip,
+		    sizeof(inst->address));
+	return connect_node(st, an, inst, deadline, err);
+}
+
+/* Every instance of this mount (skyfs:pool tag ending in mount_id) that
+ * still runs, in one region; those no live pool owns are terminated. */
+static int sweep_region(const char *region, const char *mount_id, sky_owned_fn owned,
+			void *arg, struct sky_err *err)
+{
+	struct aws_state st = { 0 };
+	struct aws_instance *list = NULL;
+	char (*ids)[32] = NULL, hash[9], token[1024] = "";
+	size_t n = 0, i, k = 0;
+	int rc;
+
+	if ((rc = aws_client_for(&st.api, region, err)))
+		return rc;
+	do {
+		struct sky_buf q = { 0 };
+		struct sky_aws_query p = { &q, 0 };
+		xmlDoc *doc = NULL;
+
+		sky_aws_query_add(&p, "Filter.1.Name", "tag-key");
+		sky_aws_query_add(&p, "Filter.1.Value.1", "skyfs:pool");
+		sky_aws_query_add(&p, "Filter.2.Name", "instance-state-name");
+		sky_aws_query_add(&p, "Filter.2.Value.1", "pending");
+		sky_aws_query_add(&p, "Filter.2.Value.2", "running");
+		sky_aws_query_add(&p, "Filter.2.Value.3", "stopping");
+		sky_aws_query_add(&p, "Filter.2.Value.4", "stopped");
+		if (token[0])
+			sky_aws_query_add(&p, "NextToken", token);
+		rc = p.rc ? p.rc : aws_pcall(&st.api, "DescribeInstances", &q, &doc, err,
+					     "listing skyfs instances", NULL);
+		if (!rc)
+			rc = aws_parse_instances(doc, &list, &n, token, sizeof(token));
+		sky_buf_free(&q);
+		xmlFreeDoc(doc);
+	} while (!rc && token[0]);
+	if (!rc && !(ids = calloc(n + 1, sizeof(*ids))))
+		rc = -ENOMEM;
+	for (i = 0; !rc && i < n; i++)
+		if (!sky_cloud_pool_hash_in(list[i].pool_tag, mount_id, hash) && !owned(hash, arg)) {
+			log_warn("orphan sweep: %s %s (pool %s) belongs to no live pool: terminating",
+				 region, list[i].id, list[i].pool_tag);
+			sky_strlcpy(ids[k++], list[i].id, sizeof(ids[0]));
+		}
+	for (i = 0; !rc && i < k; i += 500)
+		rc = terminate_ids(&st, ids + i, k - i < 500 ? k - i : 500, err);
+	free(ids);
+	free(list);
+	aws_client_fini(&st.api);
+	return rc ? rc : (int)k;
+}
+
+static int aws_sweep(const char *mount_id, const char *const *regions, size_t n_regions,
+		     sky_owned_fn owned, void *arg, struct sky_err *err)
+{
+	struct sky_aws_creds *c = calloc(1, sizeof(*c));
+	char msg[256];
+	size_t i;
+	int rc, total = 0;
+
+	if (!c)
+		return -ENOMEM;
+	rc = sky_aws_load_creds(c, msg, sizeof(msg));
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+	if (rc)
+		return -ENOKEY;   /* not configured: nothing of ours can be there */
+	for (i = 0; i < n_regions; i++) {
+		if ((rc = sweep_region(regions[i], mount_id, owned, arg, err)) < 0)
+			return rc;
+		total += rc;
+	}
+	return total;
+}
+
 /* ---- status ------------------------------------------------------------------------ */
 
 static int aws_status(struct sky_buf *out)
@@ -469,5 +597,7 @@ const struct sky_provider_ops sky_provider_aws = {
 	.get_instance = aws_get_instance,
 	.terminate = aws_terminate,
 	.teardown = aws_teardown,
+	.adopt = aws_adopt,
+	.sweep = aws_sweep,
 };
 

@@ -107,6 +107,15 @@ void aws_xml_root_text(xmlDoc *doc, const char *name, char *buf, size_t len)
 	text_at(xmlDocGetRootElement(doc), buf, len, name, (const char *)NULL);
 }
 
+int aws_parse_group_id(xmlDoc *doc, char *buf, size_t len)
+{
+	xmlNode *root = xmlDocGetRootElement(doc);
+
+	buf[0] = '\0';
+	text_at(root, buf, len, "securityGroupInfo", "item", "groupId", (const char *)NULL);
+	return buf[0] ? 0 : -ENOENT;
+}
+
 /* EC2's messages may span lines (SignatureDoesNotMatch quotes the whole
  * canonical request); status and events take one line. */
 static void one_line(char *s)

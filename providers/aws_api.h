@@ -101,5 +101,7 @@ int aws_parse_newest_image(xmlDoc *doc, char *id, size_t idlen, char *name, size
 /* The text of the root's child element name ("" when absent), e.g.
  * groupId of CreateSecurityGroup, keyPairId of ImportKeyPair. */
 void aws_xml_root_text(xmlDoc *doc, const char *name, char *buf, size_t len);
+/* DescribeSecurityGroups: the first group's id into buf; -ENOENT if none. */
+int aws_parse_group_id(xmlDoc *doc, char *buf, size_t len);
 
 #endif

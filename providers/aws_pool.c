@@ -117,7 +117,7 @@ int aws_import_key(struct aws_state *st, struct sky_err *err)
 	struct aws_error e;
 	int rc, tries;
 
-	if ((rc = sky_cloud_login_key(st->base.dir, st->key_name, st->base.key_path,
+	if ((rc = sky_cloud_login_key(st->base.dir, st->base.resume, st->key_name, st->base.key_path,
 				      sizeof(st->base.key_path), pub, sizeof(pub), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
@@ -132,7 +132,13 @@ int aws_import_key(struct aws_state *st, struct sky_err *err)
 					       "importing the key pair", &e);
 		if (rc != -EEXIST)
 			break;
-		/* ours by its name: a crashed run's, whose private half is gone */
+		/* ours by its name: a recovering pool's login key is the one it
+		 * holds (sky_cloud_login_key kept it) */
+		if (st->base.resume) {
+			rc = 0;
+			break;
+		}
+		/* a crashed run's, whose private half is gone */
 		if ((rc = aws_delete_key_pair(st, err)))
 			break;
 	}
@@ -184,6 +190,26 @@ int aws_delete_group(struct aws_state *st, struct sky_err *err, struct aws_error
 					 "deleting the security group", e);
 }
 
+/* The id of the group named as the pool's (one an earlier run made). */
+static int find_group(struct aws_state *st, struct sky_err *err)
+{
+	struct sky_buf q = { 0 };
+	struct sky_aws_query p = { &q, 0 };
+	xmlDoc *doc = NULL;
+	int rc;
+
+	sky_aws_query_add(&p, "GroupName.1", st->key_name);
+	rc = p.rc ? p.rc : aws_pcall(&st->api, "DescribeSecurityGroups", &q, &doc, err,
+				     "finding the security group", NULL);
+	sky_buf_free(&q);
+	if (!rc && aws_parse_group_id(doc, st->group_id, sizeof(st->group_id))) {
+		sky_err_set(err, "aws: DescribeSecurityGroups answered without a groupId");
+		rc = -EPROTO;
+	}
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 int aws_create_group(struct aws_state *st, struct sky_err *err)
 {
 	char cidr[64];
@@ -206,6 +232,12 @@ int aws_create_group(struct aws_state *st, struct sky_err *err)
 		sky_buf_free(&q);
 		if (rc != -EEXIST)
 			break;
+		/* a recovering pool's machines are in it: keep it */
+		if (st->base.resume) {
+			xmlFreeDoc(doc);
+			doc = NULL;
+			return find_group(st, err);
+		}
 		/* an earlier run of this pool left it: delete by name, make anew */
 		sky_aws_query_add(&p, "GroupName", st->key_name);
 		if ((rc = p.rc ? p.rc : aws_simple_call(st, "DeleteSecurityGroup", &q, err,

@@ -24,14 +24,10 @@ void sky_cloud_pool_id(const struct sky_pool_info *pool, char *id, size_t idlen,
 		       size_t mountlen)
 {
 	char host[128] = "", slug[128];
-	uint32_t h = 2166136261u;
-	size_t i;
 
 	gethostname(host, sizeof(host) - 1);
 	sky_pool_slug(pool, slug, sizeof(slug));
-	for (i = 0; host[i]; i++)
-		h = (h ^ (unsigned char)host[i]) * 16777619u;
-	snprintf(id, idlen, "%s-%08x", slug, h);
+	snprintf(id, idlen, "%s-%s", slug, sky_mount_id());
 	if (mount && mountlen)
 		snprintf(mount, mountlen, "%s:%s", host, pool->state_dir);
 }
@@ -50,13 +46,25 @@ int sky_cloud_dir(const struct sky_pool_info *pool, const char *provider, char *
 	return rc;
 }
 
-int sky_cloud_login_key(const char *dir, const char *comment, char *path, size_t pathlen,
-			char *pub, size_t publen, struct sky_err *err)
+int sky_cloud_login_key(const char *dir, int reuse, const char *comment, char *path,
+			size_t pathlen, char *pub, size_t publen, struct sky_err *err)
 {
+	char pubpath[4200], *text = NULL;
 	int rc;
 
 	if ((size_t)snprintf(path, pathlen, "%s/id_ed25519", dir) >= pathlen)
 		return -ENAMETOOLONG;
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	/* the machines a crashed daemon left know only the old key */
+	if (reuse && access(path, R_OK) == 0 && !sky_read_file(pubpath, &text, NULL, 4096)) {
+		text[strcspn(text, "\n")] = '\0';
+		rc = strlen(text) < publen ? 0 : -ENOSPC;
+		if (!rc)
+			memcpy(pub, text, strlen(text) + 1);
+		free(text);
+		if (!rc)
+			return 0;
+	}
 	sky_sshkey_remove(path);
 	if ((rc = sky_sshkey_generate(path, comment, pub, publen)))
 		sky_err_set(err, "cannot make the pool's key %s: %s", path, strerror(-rc));
@@ -231,6 +239,7 @@ int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
 	pthread_mutex_init(&p->lock, NULL);
 	sky_cloud_poll_init(&p->poll);
 	p->provider = provider;
+	p->resume = pool->resume;
 	p->spec = pool->spec;
 	p->offer = pool->offer;
 	p->n_nodes = pool->spec->nodes;
@@ -330,6 +339,7 @@ int sky_cloud_node_connect(struct sky_cloud_pool *p, struct sky_cloud_node *n,
 	inst->conn = conn;
 	sky_strlcpy(inst->host_key, ssh->pinned_key ? "pinned (made by skyfs)" :
 		    "recorded on first use", sizeof(inst->host_key));
+	sky_strlcpy(inst->host_pub, ssh->pinned_key ? ssh->pinned_key : "", sizeof(inst->host_pub));
 	inst->state = SKY_INST_RUNNING;
 	for (i = 0; i < p->n_devices; i++)
 		snprintf(inst->devices[i], sizeof(inst->devices[i]), "%d", i);
@@ -352,4 +362,76 @@ struct sky_cloud_node *sky_cloud_drop_conn(struct sky_cloud_pool *p, struct sky_
 	sky_ssh_close(inst->conn);
 	inst->conn = NULL;
 	return n;
+}
+
+/* The node's watchdog, a detached POSIX sh loop: the connection's
+ * heartbeat touches <base>/alive every few seconds (transport/ssh.c); when
+ * that file is older than timeout_s, nobody controls the machine any more
+ * and it runs how (its provider's way to end itself), then exits. The
+ * check runs every timeout/5 s (at most 30), so a node outlives its
+ * controller by timeout_s plus one period. Jobs do not touch it: a long
+ * job of a live pool keeps its node. */
+int sky_cloud_deadman(struct sky_ssh_conn *conn, long timeout_s, const char *how,
+		      struct sky_err *err)
+{
+	struct sky_buf cmd = { 0 }, loop = { 0 };
+	long every = timeout_s / 5 < 1 ? 1 : timeout_s / 5 > 30 ? 30 : timeout_s / 5;
+	int rc, status = -1;
+
+	sky_buf_printf(&loop, "while sleep %ld; do a=$(stat -c %%Y alive 2>/dev/null) || a=0; "
+		       "[ $(( $(date +%%s) - a )) -lt %ld ] && continue; %s; exit; done",
+		       every, timeout_s, how);
+	sky_buf_printf(&cmd, "cd ");
+	sky_buf_shquote(&cmd, sky_ssh_remote_dir(conn));
+	sky_buf_printf(&cmd, " && touch alive && { [ ! -f deadman.pid ] || "
+		       "kill $(cat deadman.pid) 2>/dev/null; } && "
+		       "{ command -v setsid >/dev/null && S=setsid || S=; "
+		       "nohup $S sh -c ");
+	if (loop.data)
+		sky_buf_shquote(&cmd, loop.data);
+	sky_buf_printf(&cmd, " </dev/null >/dev/null 2>&1 & echo $! > deadman.pid; }");
+	rc = cmd.data && loop.data ? sky_ssh_run(conn, cmd.data, 30, NULL, 0, &status) : -ENOMEM;
+	if (!rc && status)
+		rc = -EIO;
+	if (rc)
+		sky_err_set(err, "cannot install the dead-man switch on the node (%s)",
+			    rc == -EIO ? "the command failed" : strerror(-rc));
+	sky_buf_free(&cmd);
+	sky_buf_free(&loop);
+	return rc;
+}
+
+long sky_cloud_orphan_timeout(const struct sky_cloud_pool *p)
+{
+	long t = p->spec->orphan_timeout_s > 0 ? p->spec->orphan_timeout_s : 600;
+
+	/* the heartbeat comes every node_timeout/4: never less than that */
+	if (t < p->spec->node_timeout_s)
+		t = p->spec->node_timeout_s;
+	return t;
+}
+
+int sky_cloud_pool_hash_in(const char *name, const char *mount_id, char out[9])
+{
+	size_t m = strlen(mount_id);
+	const char *at;
+
+	/* "...-<8 hex pool hash>-<mount id>" then the end or "-<rank>..." */
+	for (at = strstr(name, mount_id); at; at = strstr(at + 1, mount_id)) {
+		if (at - name < 10 || at[-1] != '-' || at[-10] != '-' ||
+		    (at[m] != '\0' && at[m] != '-') || strspn(at - 9, "0123456789abcdef") < 8)
+			continue;
+		memcpy(out, at - 9, 8);
+		out[8] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int sky_cloud_env_ref(struct sky_buf *out, const char *name)
+{
+	/* the session's variable, else the container's (PID 1's) */
+	return sky_buf_printf(out, "$(v=\"${%s:-}\"; [ -n \"$v\" ] || v=$(tr '\\0' '\\n' "
+			      "</proc/1/environ 2>/dev/null | sed -n 's/^%s=//p' | head -n 1); "
+			      "printf %%s \"$v\")", name, name);
 }

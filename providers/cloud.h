@@ -19,7 +19,7 @@
 
 struct sky_ssh_conn;
 
-/* "<pool slug>-<hash of this host's name>" (tags, names, key names: two
+/* "<pool slug>-<sky_mount_id()>" (tags, names, key names: two
  * machines with the same state directory never share it) into id, and
  * "<host>:<pool state dir>" into mount. */
 void sky_cloud_pool_id(const struct sky_pool_info *pool, char *id, size_t idlen, char *mount,
@@ -29,10 +29,11 @@ void sky_cloud_pool_id(const struct sky_pool_info *pool, char *id, size_t idlen,
 int sky_cloud_dir(const struct sky_pool_info *pool, const char *provider, char *dir,
 		  size_t len, struct sky_err *err);
 
-/* The pool's login key: dir/id_ed25519 made anew (an old one replaced);
+/* The pool's login key: dir/id_ed25519 made anew (an old one replaced),
+ * or with reuse (a pool recovering after a crash) the one there if any;
  * its path into path and its public line into pub. */
-int sky_cloud_login_key(const char *dir, const char *comment, char *path, size_t pathlen,
-			char *pub, size_t publen, struct sky_err *err);
+int sky_cloud_login_key(const char *dir, int reuse, const char *comment, char *path,
+			size_t pathlen, char *pub, size_t publen, struct sky_err *err);
 
 /* A fresh host key for a node: the private key's text in *priv (free with
  * sky_cloud_free_secret) and the public line in pub; nothing stays on disk. */
@@ -120,6 +121,7 @@ struct sky_cloud_node {
  * API call or a transport call. */
 struct sky_cloud_pool {
 	const char *provider;            /* "aws": messages, the state dir's name */
+	int resume;                      /* sky_pool_info.resume */
 	const struct sky_spec *spec;
 	const struct sky_offer *offer;
 	int n_nodes;
@@ -179,5 +181,22 @@ int sky_cloud_node_connect(struct sky_cloud_pool *p, struct sky_cloud_node *n,
  * and its jobs end), forgotten under the lock by the node whose machine
  * inst is. That node, or NULL when none is. */
 struct sky_cloud_node *sky_cloud_drop_conn(struct sky_cloud_pool *p, struct sky_instance *inst);
+
+/* Installs the node's dead-man switch over conn: a detached loop that runs
+ * the shell command how (the provider's self-termination) once the
+ * heartbeat has not touched the node's base directory for timeout_s
+ * (sky_cloud_orphan_timeout). Replaces one installed before (adoption). */
+int sky_cloud_deadman(struct sky_ssh_conn *conn, long timeout_s, const char *how,
+		      struct sky_err *err);
+/* The orphan sweep's reading of a machine's name or tag: 0 and the pool's
+ * hash (sky_pool_hash) in out when name carries "-<pool hash>-<mount_id>"
+ * (a pool id of this mount, sky_cloud_pool_id), else -ENOENT. */
+int sky_cloud_pool_hash_in(const char *name, const char *mount_id, char out[9]);
+/* Appends a shell expression for the environment variable name as a
+ * container sees it: the SSH session's value, else PID 1's (RunPod and
+ * Vast.ai give their per-machine keys to the container, not to sshd). */
+int sky_cloud_env_ref(struct sky_buf *out, const char *name);
+/* The spec's orphan_timeout, never below node_timeout. */
+long sky_cloud_orphan_timeout(const struct sky_cloud_pool *p);
 
 #endif

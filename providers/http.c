@@ -277,6 +277,8 @@ int sky_api_errno(enum sky_api_kind kind)
 	case SKY_API_NETWORK:
 	case SKY_API_THROTTLE:
 		return -ETIMEDOUT;
+	case SKY_API_SERVER:
+		return -EREMOTEIO;
 	default:
 		return -EIO;
 	}

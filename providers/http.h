@@ -71,7 +71,8 @@ enum sky_api_kind {
 	SKY_API_CLIENT,      /* any other refusal of the request */
 };
 /* provider.h's errno for a kind: -EAGAIN next candidate, -EACCES provider
- * unusable, -ETIMEDOUT, -ENOENT, -EEXIST, -EBUSY, -EIO. */
+ * unusable, -ETIMEDOUT (no answer, throttled), -EREMOTEIO (5xx), -ENOENT,
+ * -EEXIST, -EBUSY, -EIO. */
 int sky_api_errno(enum sky_api_kind kind);
 int sky_api_retryable(enum sky_api_kind kind);
 

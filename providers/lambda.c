@@ -113,7 +113,7 @@ static int register_key(struct lambda_state *st, struct sky_err *err)
 	char pub[SKY_SSHKEY_LINE_MAX], old[64];
 	int rc, tries;
 
-	if ((rc = sky_cloud_login_key(st->base.dir, st->prefix, st->base.key_path,
+	if ((rc = sky_cloud_login_key(st->base.dir, 0, st->prefix, st->base.key_path,
 				      sizeof(st->base.key_path), pub, sizeof(pub), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
@@ -344,6 +344,46 @@ static int sweep(struct lambda_state *st, struct sky_err *err)
 	return rc;
 }
 
+/* The orphan sweep (provider.h): every instance of the account named as a
+ * pool of this mount whose pool is not live here. */
+static int lambda_sweep(const char *mount_id, const char *const *regions, size_t n_regions,
+			sky_owned_fn owned, void *arg, struct sky_err *err)
+{
+	struct lambda_state st = { 0 };
+	struct lambda_instance *list = NULL;
+	json_t *doc = NULL;
+	char hash[9], (*ids)[64] = NULL;
+	size_t n = 0, i, k = 0;
+	int rc;
+
+	(void)regions;
+	(void)n_regions;
+	if ((rc = lambda_client_init(&st.api, err)))
+		return rc == -EACCES ? -ENOKEY : rc;
+	rc = lambda_call(&st.api, "GET", "/instances", NULL, &doc, err, "listing the instances",
+			 NULL);
+	if (!rc && (rc = lambda_parse_instances(doc, "skyfs-", &list, &n)))
+		sky_err_set(err, "lambda: GET /instances: unexpected answer (%s)", strerror(-rc));
+	json_decref(doc);
+	if (!rc && !(ids = calloc(n + 1, sizeof(*ids))))
+		rc = -ENOMEM;
+	for (i = 0; !rc && i < n; i++) {
+		if (lambda_instance_state(list[i].status) >= SKY_INST_STOPPING ||
+		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) || owned(hash, arg))
+			continue;
+		log_warn("orphan sweep: instance %s (%s) belongs to no live pool: terminating",
+			 list[i].id, list[i].name);
+		sky_strlcpy(ids[k++], list[i].id, sizeof(ids[0]));
+	}
+	for (i = 0; !rc && i < k; i += SWEEP_CHUNK)
+		rc = lambda_terminate_ids(&st, ids + i, k - i < SWEEP_CHUNK ? k - i : SWEEP_CHUNK,
+					  err);
+	free(ids);
+	free(list);
+	lambda_client_fini(&st.api);
+	return rc ? rc : (int)k;
+}
+
 static int lambda_teardown(void *state, struct sky_err *err)
 {
 	struct lambda_state *st = state;
@@ -376,4 +416,5 @@ const struct sky_provider_ops sky_provider_lambda = {
 	.get_instance = lambda_get_instance,
 	.terminate = lambda_terminate,
 	.teardown = lambda_teardown,
+	.sweep = lambda_sweep,
 };

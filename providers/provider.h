@@ -77,6 +77,10 @@ struct sky_instance {
 	/* how its SSH host key is trusted, for nodes/<n>: "pinned (made by
 	 * skyfs)", "recorded on first use", "known_hosts"; "" when no SSH */
 	char host_key[40];
+	/* the pinned host key's public line ("ssh-ed25519 AAAA..."), kept in
+	 * the pool's journal so that a later daemon can adopt the machine;
+	 * "" when the key is not pinned */
+	char host_pub[128];
 	/* device ids the node's slots split between them ("0", "1", ...) */
 	char devices[16][16];
 	int n_devices;
@@ -98,12 +102,30 @@ struct sky_pool_info {
 	 * a spot reclaim): it is lost at once, without waiting node_timeout. */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
 	void *node_state_arg;
+	/* The pool is coming back after a daemon crash: prepare() keeps the
+	 * per-pool resources a previous run made (login key, key pair,
+	 * security group) instead of replacing them, so adopt() can reach
+	 * the machines that are still up. */
+	int resume;
 };
 
 /* A name for the pool that two daemons (state directories) never share,
  * readable and safe in any shell, regex or cloud resource name: the pool
  * name reduced to [A-Za-z0-9_-], then a hash of its state directory. */
 void sky_pool_slug(const struct sky_pool_info *pool, char *out, size_t len);
+/* The hash of a pool's state directory in its slug (8 hex digits); the
+ * orphan sweep knows a pool's machines by it. */
+void sky_pool_hash(const char *pool_state_dir, char out[9]);
+/* This mount's id (8 hex digits): a hash of the host's name and the state
+ * directory, the last part of every cloud pool id, so that an orphan sweep
+ * touches only what this state directory on this machine made. Set once by
+ * the scheduler when it opens the state directory, before any provider call. */
+void sky_set_mount_id(const char *state_root);
+const char *sky_mount_id(void);
+
+/* The orphan sweep's question to the scheduler: does a live pool own the
+ * machines of the pool whose state directory hashes to pool_hash? */
+typedef int (*sky_owned_fn)(const char *pool_hash, void *arg);
 
 struct sky_buf;
 
@@ -114,6 +136,9 @@ struct sky_provider_ops {
 	 * live answer stands; 0 when live offers only refine the snapshot
 	 * (aws: spot prices over the snapshot's on-demand rows). */
 	int live_complete;
+	/* Its machines are given, not rented (ssh hosts, this machine): a lost
+	 * node is waited for (the transport reconnects), never replaced. */
+	int fixed_nodes;
 	/* providers/<name>/status's "configured: ..." line and any other
 	 * lines the provider knows (credentials' source, never a secret). */
 	int (*status)(struct sky_buf *out);
@@ -135,6 +160,23 @@ struct sky_provider_ops {
 	int (*terminate)(void *state, struct sky_instance *inst, struct sky_err *err);
 	/* Frees per-pool resources and the state handle itself. */
 	int (*teardown)(void *state, struct sky_err *err);
+	/* Optional. After a daemon crash: takes node rank back from what a
+	 * previous run recorded in inst (id, address, host_pub), checking
+	 * that the machine still runs and connecting to it with its pinned
+	 * host key. 0: inst is as provision() would leave it; -ENOENT: that
+	 * machine is gone (the scheduler provisions anew); other -errno: it
+	 * could not be reached (the scheduler terminates it and provisions
+	 * anew). Same threading rules as provision(). NULL: the provider
+	 * cannot adopt; recorded machines are terminated and replaced. */
+	int (*adopt)(void *state, int rank, struct sky_instance *inst, struct sky_err *err);
+	/* Optional. The orphan sweep: lists every machine of this provider
+	 * that carries mount_id (tags or names) and terminates each whose
+	 * pool owned() denies, in the regions given (NULL/0: the provider's
+	 * own default list, or every region for a global API). Returns how
+	 * many it terminated (>= 0) or -errno with err. Called from the
+	 * sweeper thread, without any pool state; must bound its waits. */
+	int (*sweep)(const char *mount_id, const char *const *regions, size_t n_regions,
+		     sky_owned_fn owned, void *arg, struct sky_err *err);
 };
 
 /* The registry: NULL when no provider has that name. */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -117,17 +118,44 @@ const char *sky_instance_state_name(enum sky_instance_state s)
 	return (unsigned)s < SKY_ARRAY_SIZE(names) ? names[s] : "unknown";
 }
 
+static uint32_t fnv1a(uint32_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+void sky_pool_hash(const char *pool_state_dir, char out[9])
+{
+	snprintf(out, 9, "%08x", fnv1a(2166136261u, pool_state_dir));
+}
+
 void sky_pool_slug(const struct sky_pool_info *pool, char *out, size_t len)
 {
-	char name[64];
-	uint32_t h = 2166136261u;
+	char name[64], hash[9];
 	size_t i, k = 0;
 
-	for (i = 0; pool->state_dir[i]; i++)
-		h = (h ^ (unsigned char)pool->state_dir[i]) * 16777619u;
+	sky_pool_hash(pool->state_dir, hash);
 	for (i = 0; pool->name[i] && k < sizeof(name) - 1; i++)
 		name[k++] = isalnum((unsigned char)pool->name[i]) || pool->name[i] == '-' ?
 			    pool->name[i] : '_';
 	name[k] = '\0';
-	snprintf(out, len, "%s-%08x", name, h);
+	snprintf(out, len, "%s-%s", name, hash);
+}
+
+/* Written once before the scheduler's threads start, read-only after. */
+static char mount_id[9] = "00000000";
+
+void sky_set_mount_id(const char *state_root)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(mount_id, sizeof(mount_id), "%08x",
+		 fnv1a(fnv1a(fnv1a(2166136261u, host), ":"), state_root));
+}
+
+const char *sky_mount_id(void)
+{
+	return mount_id;
 }

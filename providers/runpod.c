@@ -307,7 +307,7 @@ static int rp_prepare(const struct sky_pool_info *pool, void **state, struct sky
 	snprintf(st->prefix, sizeof(st->prefix), "skyfs-%s-", st->base.id);
 	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
 	if ((rc = sky_cloud_dir(pool, "runpod", st->base.dir, sizeof(st->base.dir), err)) ||
-	    (rc = sky_cloud_login_key(st->base.dir, comment, st->base.key_path,
+	    (rc = sky_cloud_login_key(st->base.dir, 0, comment, st->base.key_path,
 				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)))
 		goto fail;
 	log_info("%s: prepared: %s cloud, GPU type %s, pods %s<rank>, API %s (key from %s)",
@@ -465,6 +465,25 @@ static int wait_running(struct rp_state *st, struct rp_node *an, struct rp_pod *
 	}
 }
 
+/* The pod ends itself when its controller is gone: runpodctl (in RunPod's
+ * images, with the pod's own key), else podTerminate with the key RunPod
+ * gives every pod (RUNPOD_API_KEY); the user's key never goes to a node. */
+static int install_deadman(struct rp_state *st, struct sky_instance *inst, struct sky_err *err)
+{
+	struct sky_buf how = { 0 };
+	int rc;
+
+	sky_buf_printf(&how, "runpodctl remove pod %s 2>/dev/null || curl -fsS -m 30 "
+		       "-H 'Content-Type: application/json' -H \"Authorization: Bearer ", inst->id);
+	sky_cloud_env_ref(&how, "RUNPOD_API_KEY");
+	sky_buf_printf(&how, "\" --data '{\"query\":\"mutation { podTerminate(input: "
+		       "{podId: \\\"%s\\\"}) }\"}' '%s'", inst->id, st->api.url);
+	rc = how.data ? sky_cloud_deadman(inst->conn, sky_cloud_orphan_timeout(&st->base),
+					  how.data, err) : -ENOMEM;
+	sky_buf_free(&how);
+	return rc;
+}
+
 static int rp_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct rp_state *st = state;
@@ -498,6 +517,8 @@ static int rp_provision(void *state, int rank, struct sky_instance *inst, struct
 	ssh.deadline = deadline;
 	ssh.state = conn_state;
 	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
+	if (!rc)
+		rc = install_deadman(st, inst, err);
 out:
 	sky_cloud_free_secret(key);
 	return rc;
@@ -615,6 +636,40 @@ static int rp_teardown(void *state, struct sky_err *err)
 	return rc;
 }
 
+/* The orphan sweep (provider.h): every pod of the account named as a pool
+ * of this mount whose pool is not live here. */
+static int rp_sweep(const char *mount_id, const char *const *regions, size_t n_regions,
+		    sky_owned_fn owned, void *arg, struct sky_err *err)
+{
+	struct rp_state st = { 0 };
+	struct rp_pod *list = NULL;
+	json_t *data = NULL;
+	char hash[9];
+	size_t n = 0, i;
+	int rc, killed = 0;
+
+	(void)regions;
+	(void)n_regions;
+	if ((rc = client_for(&st.api, err)))
+		return rc == -EACCES ? -ENOKEY : rc;
+	rc = rp_pcall(&st.api, rp_req_pods(), &data, err, "listing the pods", NULL);
+	if (!rc && (rc = rp_parse_pods(data, &list, &n)))
+		sky_err_set(err, "runpod: myself.pods missing from the answer");
+	json_decref(data);
+	for (i = 0; !rc && i < n; i++) {
+		if (strncmp(list[i].name, "skyfs-", 6) || !strcmp(list[i].status, "TERMINATED") ||
+		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) || owned(hash, arg))
+			continue;
+		log_warn("orphan sweep: pod %s (%s) belongs to no live pool: terminating",
+			 list[i].id, list[i].name);
+		if (!(rc = terminate_pod(&st, list[i].id, err)))
+			killed++;
+	}
+	free(list);
+	rp_client_fini(&st.api);
+	return rc ? rc : killed;
+}
+
 /* ---- status ------------------------------------------------------------------------ */
 
 static int rp_status(struct sky_buf *out)
@@ -641,4 +696,5 @@ const struct sky_provider_ops sky_provider_runpod = {
 	.get_instance = rp_get_instance,
 	.terminate = rp_terminate,
 	.teardown = rp_teardown,
+	.sweep = rp_sweep,
 };

@@ -645,6 +645,7 @@ static int ssh_status(struct sky_buf *out)
 
 const struct sky_provider_ops sky_provider_ssh = {
 	.name = "ssh",
+	.fixed_nodes = 1,
 	.status = ssh_status,
 	.offers = ssh_offers,
 	.prepare = ssh_prepare,

@@ -178,6 +178,41 @@ static int sweep(struct vastai_state *st, struct sky_err *err)
 	return rc;
 }
 
+/* The orphan sweep (provider.h): every instance of the account labelled
+ * as a pool of this mount whose pool is not live here. */
+static int vastai_sweep(const char *mount_id, const char *const *regions, size_t n_regions,
+			sky_owned_fn owned, void *arg, struct sky_err *err)
+{
+	struct vastai_state st = { 0 };
+	struct vastai_instance *list = NULL;
+	json_t *doc = NULL;
+	char hash[9];
+	size_t n = 0, i;
+	int rc, killed = 0;
+
+	(void)regions;
+	(void)n_regions;
+	if ((rc = vastai_client_init(&st.api, err)))
+		return rc == -EACCES ? -ENOKEY : rc;
+	rc = vastai_call(&st.api, "GET", "/instances/?owner=me", NULL, &doc, err,
+			 "listing the instances", NULL);
+	if (!rc && (rc = vastai_parse_instances(doc, &list, &n)) == -EPROTO)
+		sky_err_set(err, "vastai: /instances/ answered without an instances list");
+	json_decref(doc);
+	for (i = 0; !rc && i < n; i++) {
+		if (strncmp(list[i].label, "skyfs-", 6) ||
+		    sky_cloud_pool_hash_in(list[i].label, mount_id, hash) || owned(hash, arg))
+			continue;
+		log_warn("orphan sweep: instance %lld (%s) belongs to no live pool: destroying",
+			 list[i].id, list[i].label);
+		if (!(rc = destroy(&st, list[i].id, err)))
+			killed++;
+	}
+	free(list);
+	vastai_client_fini(&st.api);
+	return rc ? rc : killed;
+}
+
 /* ---- prepare ---------------------------------------------------------------------------- */
 
 static int vastai_teardown(void *state, struct sky_err *err);
@@ -204,7 +239,7 @@ static int vastai_prepare(const struct sky_pool_info *pool, void **state, struct
 	snprintf(st->label_prefix, sizeof(st->label_prefix), "skyfs-%s-", st->base.id);
 	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
 	if ((rc = sky_cloud_dir(pool, "vastai", st->base.dir, sizeof(st->base.dir), err)) ||
-	    (rc = sky_cloud_login_key(st->base.dir, comment, st->base.key_path,
+	    (rc = sky_cloud_login_key(st->base.dir, 0, comment, st->base.key_path,
 				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)) ||
 	    (rc = sweep(st, err)))
 		goto fail;
@@ -515,6 +550,24 @@ static char *base64(const char *text)
 	return out;
 }
 
+/* The instance ends itself when its controller is gone: DELETE on
+ * itself with the per-instance key Vast.ai gives every container
+ * (CONTAINER_API_KEY); the user's key never goes to a node. */
+static int install_deadman(struct vastai_state *st, struct sky_instance *inst,
+			   struct sky_err *err)
+{
+	struct sky_buf how = { 0 };
+	int rc;
+
+	sky_buf_printf(&how, "curl -fsS -m 30 -X DELETE -H \"Authorization: Bearer ");
+	sky_cloud_env_ref(&how, "CONTAINER_API_KEY");
+	sky_buf_printf(&how, "\" '%s/instances/%s/'", st->api.base, inst->id);
+	rc = how.data ? sky_cloud_deadman(inst->conn, sky_cloud_orphan_timeout(&st->base),
+					  how.data, err) : -ENOMEM;
+	sky_buf_free(&how);
+	return rc;
+}
+
 static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 			    struct sky_err *err)
 {
@@ -556,6 +609,8 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	ssh.key_may_change = 1;
 	ssh.deadline = deadline;
 	rc = sky_cloud_node_connect(&st->base, &vn->base, &ssh, DEFAULT_USER, inst, err);
+	if (!rc)
+		rc = install_deadman(st, inst, err);
 out:
 	if (b64)
 		OPENSSL_cleanse(b64, strlen(b64));
@@ -657,4 +712,5 @@ const struct sky_provider_ops sky_provider_vastai = {
 	.get_instance = vastai_get_instance,
 	.terminate = vastai_terminate,
 	.teardown = vastai_teardown,
+	.sweep = vastai_sweep,
 };

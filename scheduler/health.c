@@ -12,6 +12,19 @@
 
 #include "common/log.h"
 
+/* Lock held: a lost node of a rented machine is replaced by the pool's
+ * worker (nodes.c), which walks the plan again for it. */
+static void want_replacement(struct sky_node *n)
+{
+	const struct sky_provider_ops *prov = sky_provider_find(n->pool->offer.provider);
+
+	if (!prov || prov->fixed_nodes || n->replace)
+		return;
+	n->replace = 1;
+	n->replace_after = 0;
+	pthread_cond_broadcast(&g.work);
+}
+
 static const char *why_or(const char *why)
 {
 	return why && *why ? why : "connection lost";
@@ -80,6 +93,7 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 		snprintf(n->error, sizeof(n->error), "lost: %s", why_or(why));
 		pool_event(p, "%s lost: %s", n->name, why_or(why));
 		job_node_lost(n, why_or(why));
+		want_replacement(n);
 		if (p->state == POOL_READY || p->state == POOL_DEGRADED) {
 			summarize(p);
 			pool_set_state(p, POOL_DEGRADED);
@@ -98,6 +112,7 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 			   n->state == NODE_LOST ? " (it was lost)" : "");
 		n->state = NODE_READY;
 		n->unreachable_since = 0;
+		n->replace = 0;
 		n->error[0] = '\0';
 		if (p->state == POOL_DEGRADED) {
 			summarize(p);
@@ -129,6 +144,7 @@ void node_check_timeouts(struct sky_pool *p, double now_mono)
 		pool_event(p, "%s lost: %s", n->name, why);
 		/* broadcast tasks waiting for it would wait forever */
 		job_node_lost(n, why);
+		want_replacement(n);
 		if (p->state == POOL_DEGRADED)
 			summarize(p);
 	}

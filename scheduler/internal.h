@@ -40,6 +40,8 @@ enum sky_node_state {
 	NODE_PROVISIONING, NODE_READY, NODE_FAILED, NODE_TERMINATING, NODE_GONE,
 	NODE_UNREACHABLE, NODE_LOST,
 };
+struct journal_replay;
+
 /* Why a pool's worker is asked to stop. */
 enum sky_stop_reason { STOP_NONE, STOP_REMOVE, STOP_UNMOUNT, STOP_EXPIRED };
 
@@ -61,6 +63,10 @@ struct sky_node {
 	int gone;                        /* the provider said it will not come back
 					  * (up < 0): a later "up" is not believed */
 	double price;
+	int owner;                       /* the walk's owners[] its machine came from */
+	int replace;                     /* lost: the worker is to replace it */
+	double replace_after;            /* sky_mono(): not before (backoff) */
+	int replacements;                /* how often this rank was replaced */
 	char error[512];
 };
 
@@ -131,6 +137,12 @@ struct sky_pool {
 	int worker_done;                 /* it returned; join it */
 	enum sky_stop_reason stop;
 	int removing;                    /* rmdir in progress */
+	int remove_pending;              /* rmdir gave up waiting for a failing teardown: the
+					  * dispatcher removes the pool once it is released */
+	int teardown_failing;            /* the release is being retried (status says why) */
+	int journal_fd;                  /* journal.c; -1 when not open */
+	struct journal_replay *replay;   /* what a crashed daemon left (recover.c), or NULL */
+	int recover_teardown;            /* -o recover=teardown */
 };
 
 struct sky_global {
@@ -148,6 +160,11 @@ struct sky_global {
 	pthread_t dispatcher;
 	int dispatcher_alive;
 	int quitting;
+	double quit_at;                  /* sky_mono() when the unmount began; 0 before */
+	int recover_teardown;            /* -o recover=teardown: every crashed pool */
+	double sweep_interval;           /* seconds between orphan sweeps; 0: at mount only */
+	pthread_t sweeper;
+	int sweeper_alive;
 };
 
 extern struct sky_global g;
@@ -178,6 +195,10 @@ const char *pool_state_name(enum sky_pool_state s);
 struct sky_pool *pool_new(const char *name);
 void pool_free(struct sky_pool *p);
 void pool_nodes_free(struct sky_pool *p);
+/* Lock held: removes p (1) if an rmdir gave up on its failing release and
+ * the release has since succeeded; the caller deletes trash (if not "")
+ * after unlocking. p is freed then. */
+int pool_reap_removed(struct sky_pool *p, char *trash, size_t len);
 
 /* plan.c */
 /* Refreshes live offers of the providers the spec names, ranks every
@@ -193,7 +214,8 @@ void plan_refresh_all(void);
 int pool_start_worker(struct sky_pool *p);
 void pool_check_timers(struct sky_pool *p, double now);   /* lock held */
 /* Asks the worker to stop and waits for it (lock held; drops it while
- * waiting). Returns -EINTR if interrupted (the stop goes on). */
+ * waiting). Returns -EINTR if interrupted (the stop goes on), -EBUSY when
+ * rmdir's release keeps failing (it goes on in the background). */
 int pool_stop_and_join(struct sky_pool *p, enum sky_stop_reason why,
 		       int (*interrupted)(void));
 double pool_rate(const struct sky_pool *p);

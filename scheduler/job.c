@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "scheduler/journal.h"
 #include "transport/transport.h"
 
 
@@ -186,6 +187,7 @@ void job_finish(struct sky_job *j, int exit_code)
 	else
 		s = JOB_FAILED;
 	job_set_state(j, s);
+	journal_write(j->pool, 0, "end %s %d", j->name, exit_code);
 	/* The top-level exit is rendered from this state (fs/job_files.c), so
 	 * it appears exactly when the record is on disk and waiters wake. */
 	store_job_save(j);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "scheduler/journal.h"
 #include "common/names.h"
 
 static const char *const pool_state_names[] = {
@@ -74,6 +75,7 @@ struct sky_pool *pool_new(const char *name)
 		return NULL;
 	}
 	p->state = POOL_EMPTY;
+	p->journal_fd = -1;
 	p->created = sky_now();
 	sky_map_init(&p->jobs);
 	sky_map_init(&p->staging);
@@ -107,6 +109,10 @@ void pool_free(struct sky_pool *p)
 	sky_map_free(&p->jobs);
 	sky_map_free(&p->staging);
 	pool_nodes_free(p);
+	journal_close(p);
+	if (p->replay)
+		journal_replay_free(p->replay);
+	free(p->replay);
 	free(p->cands);
 	sky_spec_free(&p->spec);
 	free(p->spec_text);
@@ -169,9 +175,32 @@ out:
 	return rc;
 }
 
-int sky_pool_remove(const char *name, sky_interrupted_fn interrupted)
+/* Lock held; p's worker is joined. Drops p from the map and moves its
+ * directory out of the way under the lock (a rename); the caller deletes
+ * trash after unlocking, so a pool with many results does not hold up
+ * every other pool while its files are unlinked. A crash in between
+ * leaves it in trash/, emptied at the next mount. trash is "" when the
+ * directory is gone already. */
+static void pool_drop(struct sky_pool *p, char *trash, size_t len)
 {
 	static unsigned long removed;    /* names the trash; under g.lock */
+
+	sky_map_del(&g.pools, p->name);
+	if ((size_t)snprintf(trash, len, "%s/trash", g.state_dir) >= len ||
+	    sky_mkdir_p(trash, 0700) ||
+	    (size_t)snprintf(trash, len, "%s/trash/%s.%lu", g.state_dir, p->name,
+			     removed++) >= len ||
+	    rename(p->dir, trash)) {
+		sky_rm_rf(p->dir);
+		trash[0] = '\0';
+	}
+	log_info("pool %s removed", p->name);
+	pool_free(p);
+	pthread_cond_broadcast(&g.changed);
+}
+
+int sky_pool_remove(const char *name, sky_interrupted_fn interrupted)
+{
 	struct sky_pool *p;
 	char trash[PATH_MAX] = "";
 	int rc = 0;
@@ -192,30 +221,30 @@ int sky_pool_remove(const char *name, sky_interrupted_fn interrupted)
 	rc = pool_stop_and_join(p, STOP_REMOVE, interrupted);
 	if (rc) {
 		p->removing = 0;
+		if (rc == -EBUSY && !p->remove_pending) {
+			p->remove_pending = 1;
+			pool_event(p, "rmdir: the release keeps failing; the pool goes away "
+				   "once it succeeds (see status)");
+		}
 		goto out;
 	}
 	/* jobs that never ran (stopped pool) are simply dropped with it */
-	sky_map_del(&g.pools, name);
-	/* out of the way under the lock (a rename), deleted after it: a pool
-	 * with many results must not hold up every other pool while its files
-	 * are unlinked. A crash in between leaves it in trash/, emptied at the
-	 * next mount. */
-	if ((size_t)snprintf(trash, sizeof(trash), "%s/trash", g.state_dir) >= sizeof(trash) ||
-	    sky_mkdir_p(trash, 0700) ||
-	    (size_t)snprintf(trash, sizeof(trash), "%s/trash/%s.%lu", g.state_dir, name,
-			     removed++) >= sizeof(trash) ||
-	    rename(p->dir, trash)) {
-		sky_rm_rf(p->dir);
-		trash[0] = '\0';
-	}
-	log_info("pool %s removed", name);
-	pool_free(p);
-	pthread_cond_broadcast(&g.changed);
+	pool_drop(p, trash, sizeof(trash));
 out:
 	pthread_mutex_unlock(&g.lock);
 	if (trash[0])
 		sky_rm_rf(trash);
 	return rc;
+}
+
+int pool_reap_removed(struct sky_pool *p, char *trash, size_t len)
+{
+	trash[0] = '\0';
+	if (!p->remove_pending || p->removing || !p->worker_done)
+		return 0;
+	pool_stop_and_join(p, STOP_REMOVE, NULL);
+	pool_drop(p, trash, len);
+	return 1;
 }
 
 int sky_pool_exists(const char *name)

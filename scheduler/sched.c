@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "scheduler/journal.h"
+#include "scheduler/sweep.h"
 #include "transport/ssh.h"
 #include "transport/transport.h"
 
 struct sky_global g = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.lock_fd = -1,
+	.sweep_interval = 300,
 };
 
 void sched_kick(void)
@@ -62,6 +65,12 @@ const char *sky_sched_state_dir(void)
 	return g.state_dir;
 }
 
+void sky_sched_set_recovery(int teardown, double sweep_interval_s)
+{
+	g.recover_teardown = teardown;
+	g.sweep_interval = sweep_interval_s;
+}
+
 int sky_sched_open(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX], pid[32] = "";
@@ -97,6 +106,7 @@ int sky_sched_open(const char *state_dir, char *err, size_t errlen)
 	    (rc = cond_init(&g.dispatch)))
 		return rc;
 	sky_map_init(&g.pools);
+	sky_set_mount_id(g.state_dir);
 	pthread_mutex_lock(&g.lock);
 	rc = store_load_pools();
 	pthread_mutex_unlock(&g.lock);
@@ -244,6 +254,7 @@ static void start_task(struct sky_task *t, struct sky_node *n, int slot)
 		j->attempts++;
 		job_set_state(j, JOB_RUNNING);
 	}
+	journal_write(j->pool, 0, "dispatch %s %s %d", j->name, n->name, j->attempts);
 	store_job_path(j, NULL, dir, sizeof(dir));
 	if (j->broadcast)
 		snprintf(sub, sizeof(sub), "%s/%s", dir, n->name);
@@ -370,6 +381,34 @@ static void enforce_graces(double now)
 	}
 }
 
+static int find_removed_cb(const char *key, void *value, void *arg)
+{
+	struct sky_pool *p = value;
+
+	(void)key;
+	if (p->remove_pending && !p->removing && p->worker_done) {
+		*(struct sky_pool **)arg = p;
+		return 1;
+	}
+	return 0;
+}
+
+/* Pools whose rmdir gave up on a failing release go once it succeeded
+ * (lock held; dropped while their files are deleted). */
+static void reap_removed(void)
+{
+	struct sky_pool *p = NULL;
+	char trash[PATH_MAX];
+
+	while ((p = NULL, sky_map_each(&g.pools, find_removed_cb, &p), p)) {
+		pool_reap_removed(p, trash, sizeof(trash));
+		pthread_mutex_unlock(&g.lock);
+		if (trash[0])
+			sky_rm_rf(trash);
+		pthread_mutex_lock(&g.lock);
+	}
+}
+
 static void *dispatcher_main(void *arg)
 {
 	double now;
@@ -381,11 +420,35 @@ static void *dispatcher_main(void *arg)
 		now = sky_mono();
 		sky_map_each(&g.pools, dispatch_cb, &now);
 		enforce_graces(now);
+		reap_removed();
 		if (!g.kicked && !g.quitting)
 			sched_cond_wait(&g.dispatch, 0.5);
 	}
 	pthread_mutex_unlock(&g.lock);
 	return NULL;
+}
+
+/* A pool the last daemon left live comes back: its worker adopts or
+ * releases what the journal recorded (recover.c). Lock held. */
+static int recover_cb(const char *key, void *value, void *arg)
+{
+	struct sky_pool *p = value;
+
+	(void)key;
+	(void)arg;
+	if (!p->replay)
+		return 0;
+	if (!p->spec_text || p->state == POOL_INVALID) {
+		pool_event(p, "cannot recover: no valid spec; the orphan sweep releases its machines");
+		journal_replay_free(p->replay);
+		free(p->replay);
+		p->replay = NULL;
+		return 0;
+	}
+	p->recover_teardown = g.recover_teardown || p->spec.recover == SKY_RECOVER_TEARDOWN;
+	if (pool_start_worker(p))
+		log_error("pool %s: cannot start its recovery", p->name);
+	return 0;
 }
 
 int sky_sched_start(void)
@@ -397,9 +460,15 @@ int sky_sched_start(void)
 	if (ftruncate(g.lock_fd, 0) || pwrite(g.lock_fd, pid, (size_t)n, 0) != n)
 		log_warn("cannot record the pid in the lock file: %s", strerror(errno));
 	plan_refresh_all();
+	pthread_mutex_lock(&g.lock);
+	sky_map_each(&g.pools, recover_cb, NULL);
+	pthread_mutex_unlock(&g.lock);
 	rc = -pthread_create(&g.dispatcher, NULL, dispatcher_main, NULL);
 	if (!rc)
 		g.dispatcher_alive = 1;
+	/* after the recovering pools started: they own their machines */
+	if (!rc && (rc = sweep_start()))
+		log_warn("cannot start the orphan sweep: %s", strerror(-rc));
 	return rc;
 }
 
@@ -433,6 +502,8 @@ static int free_pool_cb(const char *key, void *value, void *arg)
 void sky_sched_close(void)
 {
 	pthread_mutex_lock(&g.lock);
+	g.quit_at = sky_mono();
+	pthread_cond_broadcast(&g.dispatch);
 	/* every pool stops at once, then we wait for them all */
 	sky_map_each(&g.pools, ask_stop_cb, NULL);
 	pthread_cond_broadcast(&g.work);
@@ -443,6 +514,7 @@ void sky_sched_close(void)
 	if (g.dispatcher_alive)
 		pthread_join(g.dispatcher, NULL);
 	g.dispatcher_alive = 0;
+	sweep_stop();
 	sky_transport_local.shutdown();
 	sky_transport_ssh.shutdown();
 	sky_map_each(&g.pools, free_pool_cb, NULL);

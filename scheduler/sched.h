@@ -15,6 +15,10 @@
 /* Polled during blocking calls; non-zero aborts them with -EINTR. */
 typedef int (*sky_interrupted_fn)(void);
 
+/* Before sky_sched_open: teardown non-zero tears down every pool a
+ * crashed daemon left live instead of resuming it (-o recover=teardown);
+ * sweep_interval_s is the orphan sweep's period (0: at mount only). */
+void sky_sched_set_recovery(int teardown, double sweep_interval_s);
 /* Opens the state directory (creates it, takes its lock, loads every pool
  * as stopped/empty). err receives a message on failure. */
 int sky_sched_open(const char *state_dir, char *err, size_t errlen);

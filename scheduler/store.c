@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "common/names.h"
+#include "scheduler/journal.h"
 
 int store_pool_path(const struct sky_pool *p, const char *rel, char *out, size_t len)
 {
@@ -190,6 +191,21 @@ add:
 		job_enqueue(j);
 }
 
+/* A journal without its "stopped" record: the pool was live when the last
+ * daemon died. Kept for its worker (recover.c). */
+static void load_journal(struct sky_pool *p)
+{
+	struct journal_replay *r = calloc(1, sizeof(*r));
+
+	if (r && !journal_replay(p->dir, r) && r->live) {
+		p->replay = r;
+		return;
+	}
+	if (r)
+		journal_replay_free(r);
+	free(r);
+}
+
 static void load_pool(const char *name)
 {
 	struct sky_pool *p;
@@ -216,8 +232,13 @@ static void load_pool(const char *name)
 			p->state = POOL_STOPPED;
 		}
 	}
-	store_pool_path(p, "nodes", path, sizeof(path));
-	sky_rm_rf(path);
+	load_journal(p);
+	/* local job processes of a crashed daemon still run there: the
+	 * recovery kills them (by their working directory) before it goes */
+	if (!p->replay) {
+		store_pool_path(p, "nodes", path, sizeof(path));
+		sky_rm_rf(path);
+	}
 	store_pool_path(p, "results", path, sizeof(path));
 	d = opendir(path);
 	while (d && (de = readdir(d)))

@@ -250,9 +250,8 @@ static int make_base(struct sky_ssh_conn *c, double deadline, char *msg, size_t 
 	return rc;
 }
 
-/* The heartbeat: a channel printing a line every few seconds. Reading it
- * makes libssh2 process whatever arrives, and its silence is how a frozen
- * node is told from a busy one. */
+/* The heartbeat: a line every few seconds; reading it makes libssh2 process what arrives,
+ * its silence tells a frozen node from a busy one, its touch feeds a dead-man switch. */
 static int start_heartbeat(struct sky_ssh_conn *c, struct sky_exec **hb)
 {
 	struct sky_exec *x = exec_new();
@@ -262,7 +261,8 @@ static int start_heartbeat(struct sky_ssh_conn *c, struct sky_exec **hb)
 		return -ENOMEM;
 	if (every < 1)
 		every = 1;
-	if (asprintf(&x->command, "while echo; do sleep %d; done", every) < 0) {
+	if (asprintf(&x->command, "while echo; do touch '%s/alive' 2>/dev/null; sleep %d; done",
+		     c->p.remote_dir[0] ? c->p.remote_dir : ".skyfs/default", every) < 0) {
 		free(x);
 		return -ENOMEM;
 	}

@@ -174,11 +174,12 @@ class LambdaTest(LambdaBase):
         fusermount_u(self.mnt, lazy=True)
         self.assertEqual(len(self.lam.live_instances()), 1)
         self.daemon = self.start_daemon(env=self.daemon.env, args=["-o", "api_timeout=2s"])
-        if not os.path.isdir(pool):
-            os.mkdir(pool)
-        with open(os.path.join(pool, "spec"), "w") as f:
-            f.write(BASE)
+        # the pool comes back by itself: Lambda cannot adopt, so its journal's
+        # instance is terminated and a new one launched
         self.wait_state(pool, "ready", 60)
+        self.assertNotIn(old[0]["id"], [i["id"] for i in self.lam.live_instances()])
+        self.assertIn("recovering after a daemon crash (resume): 1 machine(s) recorded on lambda",
+                      read(os.path.join(pool, "events")))
         # the key of that name was deleted and registered anew
         keys = self.lam.ssh_keys()
         self.assertEqual(len(keys), 1, keys)

@@ -298,7 +298,7 @@ static void test_errors(void **state)
 		{ 404, "global/object-does-not-exist", SKY_API_NOTFOUND, -ENOENT },
 		{ 400, "global/invalid-parameters", SKY_API_CLIENT, -EIO },
 		/* an unknown code goes by its status */
-		{ 503, "global/something-new", SKY_API_SERVER, -EIO },
+		{ 503, "global/something-new", SKY_API_SERVER, -EREMOTEIO },
 		{ 409, "global/something-else", SKY_API_DUPLICATE, -EEXIST },
 	};
 	struct sky_api_error e;

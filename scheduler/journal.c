@@ -1,0 +1,180 @@
+/* The pool's write-ahead journal, STATE/pools/<pool>/journal: one line per
+ * record, appended with one write(2) on an O_APPEND descriptor, so that a
+ * daemon killed at any instant leaves whole lines and at most one torn
+ * last line (ignored when read back).
+ *
+ * What it is for: a daemon that dies with machines up must not leave them
+ * billing. Before the worker asks a provider to create anything it writes
+ * the intent (the candidate, the rank) and fsyncs; after, the result (the
+ * machine's id, address and pinned host key), fsync'd too. A mount that
+ * finds a journal without its "stopped" record knows the pool was live and
+ * exactly what it had: it adopts those machines or terminates them.
+ * fsync costs a disk flush, so only records that stand for money (an
+ * intent, a machine, its release) are synced; job records (dispatch, end)
+ * are not: the job's own metadata (.job) is the truth for jobs, and a
+ * lost job record is only a shorter timeline. */
+#define LOG_MODULE "journal"
+#include "scheduler/journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "scheduler/internal.h"
+
+int journal_begin(struct sky_pool *p, int nodes)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if ((rc = store_pool_path(p, "journal", path, sizeof(path))))
+		return rc;
+	/* the previous incarnation ended (or was recovered): its records go */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		log_warn("pool %s: cannot open its journal: %s", p->name, strerror(errno));
+		return rc;
+	}
+	if (p->journal_fd >= 0)
+		close(p->journal_fd);
+	p->journal_fd = fd;
+	journal_write(p, 1, "begin %d", nodes);
+	return 0;
+}
+
+void journal_write(struct sky_pool *p, int sync, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n, m;
+
+	if (p->journal_fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%.3f ", sky_now());
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(p->journal_fd, line, (size_t)n) != n)
+		log_warn("pool %s: journal write failed: %s", p->name, strerror(errno));
+	else if (sync && fdatasync(p->journal_fd))
+		log_warn("pool %s: journal sync failed: %s", p->name, strerror(errno));
+}
+
+void journal_close(struct sky_pool *p)
+{
+	if (p->journal_fd >= 0)
+		close(p->journal_fd);
+	p->journal_fd = -1;
+}
+
+static struct journal_node *node_at(struct journal_replay *r, int rank)
+{
+	return rank >= 0 && rank < r->n_nodes ? &r->nodes[rank] : NULL;
+}
+
+/* Applies one whole line (without its "\n"). Unknown records are skipped:
+ * a newer daemon's journal still replays the records this one knows. */
+static void apply(struct journal_replay *r, char *line)
+{
+	char *save = NULL, *kind, *a, *b, *c;
+	struct journal_node *n;
+
+	if (!strtok_r(line, " ", &save) || !(kind = strtok_r(NULL, " ", &save)))
+		return;
+	a = strtok_r(NULL, " ", &save);
+	if (!strcmp(kind, "begin") && a) {
+		free(r->nodes);
+		memset(r, 0, sizeof(*r));
+		r->n_nodes = atoi(a);
+		if (r->n_nodes < 0 || r->n_nodes > 4096)
+			r->n_nodes = 0;
+		r->nodes = r->n_nodes ? calloc((size_t)r->n_nodes, sizeof(*r->nodes)) : NULL;
+		if (!r->nodes)
+			r->n_nodes = 0;
+		r->live = 1;
+	} else if (!strcmp(kind, "try") && a) {
+		/* try PROVIDER TYPE REGION MARKET PRICE */
+		b = strtok_r(NULL, " ", &save);
+		c = strtok_r(NULL, " ", &save);
+		char *m = strtok_r(NULL, " ", &save), *price = strtok_r(NULL, " ", &save);
+		if (!b || !c || !m || !price)
+			return;
+		sky_strlcpy(r->provider, a, sizeof(r->provider));
+		sky_strlcpy(r->instance_type, b, sizeof(r->instance_type));
+		sky_strlcpy(r->region, c, sizeof(r->region));
+		r->market = !strcmp(m, "spot") ? SKY_MARKET_SPOT : SKY_MARKET_ON_DEMAND;
+		r->price = atof(price);
+		r->has_cand = 1;
+		if (r->nodes)
+			memset(r->nodes, 0, (size_t)r->n_nodes * sizeof(*r->nodes));
+	} else if (!strcmp(kind, "launch") && a && (n = node_at(r, atoi(a)))) {
+		n->launched = 1;
+	} else if (!strcmp(kind, "node") && a && (n = node_at(r, atoi(a)))) {
+		/* node RANK ID ADDRESS [HOST KEY TYPE AND BASE64] */
+		b = strtok_r(NULL, " ", &save);
+		c = strtok_r(NULL, " ", &save);
+		if (!b || !c)
+			return;
+		sky_strlcpy(n->id, b, sizeof(n->id));
+		sky_strlcpy(n->address, strcmp(c, "-") ? c : "", sizeof(n->address));
+		sky_strlcpy(n->host_pub, save && *save ? save : "", sizeof(n->host_pub));
+	} else if (!strcmp(kind, "term") && a && (n = node_at(r, atoi(a)))) {
+		memset(n, 0, sizeof(*n));
+	} else if (!strcmp(kind, "release")) {
+		r->has_cand = 0;
+		if (r->nodes)
+			memset(r->nodes, 0, (size_t)r->n_nodes * sizeof(*r->nodes));
+	} else if (!strcmp(kind, "stop")) {
+		r->stopping = 1;
+	} else if (!strcmp(kind, "stopped")) {
+		r->live = 0;
+		r->has_cand = 0;
+	}
+}
+
+int journal_replay(const char *pool_dir, struct journal_replay *r)
+{
+	char path[PATH_MAX], *text = NULL, *line, *nl;
+	size_t len = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((size_t)snprintf(path, sizeof(path), "%s/journal", pool_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if ((rc = sky_read_file(path, &text, &len, 64 << 20)))
+		return rc;
+	/* whole lines only: a torn last line was never acknowledged */
+	for (line = text; (nl = memchr(line, '\n', len - (size_t)(line - text))); line = nl + 1) {
+		*nl = '\0';
+		apply(r, line);
+	}
+	free(text);
+	return 0;
+}
+
+int journal_machines(const struct journal_replay *r)
+{
+	int i, k = 0;
+
+	for (i = 0; r->has_cand && i < r->n_nodes; i++)
+		k += r->nodes[i].id[0] || r->nodes[i].launched;
+	return k;
+}
+
+void journal_replay_free(struct journal_replay *r)
+{
+	free(r->nodes);
+	memset(r, 0, sizeof(*r));
+}
