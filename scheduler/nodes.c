@@ -317,6 +317,18 @@ static int terminate_node(struct sky_pool *p, int i, void *arg)
 	return 0;
 }
 
+/* Whether a node of owner i has (had) a machine. */
+static int has_machine(struct sky_pool *p, int i)
+{
+	int k, any = 0;
+
+	pthread_mutex_lock(&g.lock);
+	for (k = 0; k < p->n_nodes; k++)
+		any |= p->nodes[k].owner == i && p->nodes[k].inst.id[0];
+	pthread_mutex_unlock(&g.lock);
+	return any;
+}
+
 /* One pass: every node, then every owner's state. 0 when all is gone. */
 static int release_once(struct sky_pool *p, struct owner *owners, int n_owners, char *why,
 			size_t len)
@@ -341,6 +353,14 @@ static int release_once(struct sky_pool *p, struct owner *owners, int n_owners, 
 		/* teardown frees the state even when it fails */
 		rc = owners[i].prov->teardown(owners[i].pstate, &err);
 		owners[i].pstate = NULL;
+		if (rc == -EACCES && !has_machine(p, i)) {
+			/* the API refuses this key: it made nothing for it either */
+			pthread_mutex_lock(&g.lock);
+			pool_event(p, "%s teardown: %s (no machine was made)", owners[i].prov->name,
+				   err.msg[0] ? err.msg : strerror(-rc));
+			pthread_mutex_unlock(&g.lock);
+			rc = 0;
+		}
 		owners[i].released = !rc;
 		if (rc) {
 			snprintf(why, len, "%s teardown: %s", owners[i].prov->name,
