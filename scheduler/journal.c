@@ -164,6 +164,37 @@ int journal_replay(const char *pool_dir, struct journal_replay *r)
 	return 0;
 }
 
+int journal_dispatches(const char *pool_dir, void (*fn)(const char *job, int attempt, void *arg),
+		       void *arg)
+{
+	char path[PATH_MAX], *text = NULL, *line, *nl, *sp;
+	size_t len = 0;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/journal", pool_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if ((rc = sky_read_file(path, &text, &len, 64 << 20)))
+		return rc;
+	for (line = text; (nl = memchr(line, '\n', len - (size_t)(line - text))); line = nl + 1) {
+		char *kind, *attempt, *node;
+
+		*nl = '\0';
+		/* "<time> dispatch <job> <node> <attempt>": the job's name may hold
+		 * blanks, the node's and the number do not */
+		if (!(kind = strchr(line, ' ')) || strncmp(kind + 1, "dispatch ", 9) ||
+		    !(attempt = strrchr(kind + 10, ' ')))
+			continue;
+		*attempt++ = '\0';
+		if (!(node = strrchr(kind + 10, ' ')))
+			continue;
+		*node = '\0';
+		if ((sp = kind + 10) && *sp)
+			fn(sp, atoi(attempt), arg);
+	}
+	free(text);
+	return 0;
+}
+
 int journal_machines(const struct journal_replay *r)
 {
 	int i, k = 0;

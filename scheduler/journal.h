@@ -51,6 +51,11 @@ struct journal_replay {
 /* Reads pool_dir/journal into r (zeroed first; free with
  * journal_replay_free). -ENOENT when there is none. */
 int journal_replay(const char *pool_dir, struct journal_replay *r);
+/* Calls fn for each dispatch record of pool_dir's journal, in order: the
+ * attempts of jobs the dead daemon had started (not in their .job, which
+ * is not written at dispatch). */
+int journal_dispatches(const char *pool_dir, void (*fn)(const char *job, int attempt, void *arg),
+		       void *arg);
 /* How many machines r says may exist (recorded, or launched). */
 int journal_machines(const struct journal_replay *r);
 void journal_replay_free(struct journal_replay *r);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,7 @@ static void apply_record(struct sky_job *j, char *rec, const char *end)
 
 /* Loaded tasks keep their results for status; nodes are gone, so the node
  * name lives on in the per-task record only through its directory. */
-static void load_job(struct sky_pool *p, const char *name)
+static void load_job(struct sky_pool *p, const char *name, const struct sky_map *started)
 {
 	struct sky_job *j = calloc(1, sizeof(*j));
 	char path[PATH_MAX], *text = NULL, *line, *save = NULL, *rec;
@@ -176,7 +177,27 @@ static void load_job(struct sky_pool *p, const char *name)
 		j->error = j->error ? j->error : strdup("upload interrupted by a daemon stop");
 		goto add;
 	}
-	/* a job cut short by the last stop runs again once the pool is back */
+	/* a job cut short by the last stop runs again once the pool is back,
+	 * that start counting as an attempt */
+	if (j->state == JOB_QUEUED && sky_map_get(started, j->name)) {
+		int attempt = (int)(intptr_t)sky_map_get(started, j->name);
+		int max = p->spec_text && p->spec.max_attempts > 0 ? p->spec.max_attempts : 3;
+
+		if (attempt > j->attempts)
+			j->attempts = attempt;
+		/* kept in .job: the new journal starts empty */
+		store_job_save(j);
+		if (j->attempts >= max && !j->broadcast) {
+			j->state = JOB_LOST;
+			j->exit_code = EXIT_LOST;
+			j->ended = sky_now();
+			free(j->error);
+			if (asprintf(&j->error, "lost after %d attempts: the daemon stopped while "
+				     "it ran", j->attempts) < 0)
+				j->error = NULL;
+			store_job_save(j);
+		}
+	}
 	if (j->state == JOB_RUNNING) {
 		j->state = JOB_QUEUED;
 		j->started = 0;
@@ -189,6 +210,15 @@ add:
 	p->counts[j->state]++;
 	if (j->state == JOB_QUEUED)
 		job_enqueue(j);
+}
+
+/* The attempt of each job the dead daemon had started (its journal's
+ * dispatch records; .job is not written at dispatch). */
+static void note_attempt(const char *name, int attempt, void *arg)
+{
+	if (sky_map_get(arg, name))
+		sky_map_del(arg, name);
+	sky_map_put(arg, name, (void *)(intptr_t)attempt);
 }
 
 /* A journal without its "stopped" record: the pool was live when the last
@@ -208,6 +238,7 @@ static void load_journal(struct sky_pool *p)
 
 static void load_pool(const char *name)
 {
+	struct sky_map started;
 	struct sky_pool *p;
 	char path[PATH_MAX], err[512];
 	DIR *d;
@@ -239,13 +270,17 @@ static void load_pool(const char *name)
 		store_pool_path(p, "nodes", path, sizeof(path));
 		sky_rm_rf(path);
 	}
+	sky_map_init(&started);
+	if (p->replay)
+		journal_dispatches(p->dir, note_attempt, &started);
 	store_pool_path(p, "results", path, sizeof(path));
 	d = opendir(path);
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.' && !sky_name_check(de->d_name))
-			load_job(p, de->d_name);
+			load_job(p, de->d_name, &started);
 	if (d)
 		closedir(d);
+	sky_map_free(&started);
 	pool_event(p, "loaded from the state directory: %s, %zu results",
 		   pool_state_name(p->state), p->jobs.len);
 }

@@ -163,6 +163,41 @@ static void test_begin_truncates(void **state)
 	assert_int_equal(journal_replay("/nonexistent-skyfs", &r), -ENOENT);
 }
 
+struct seen {
+	char names[4][64];
+	int attempts[4];
+	int n;
+};
+
+static void collect(const char *job, int attempt, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 4) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", job);
+		s->attempts[s->n++] = attempt;
+	}
+}
+
+/* Job names may hold blanks; the node and the attempt never do. */
+static void test_dispatch_records(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { .n = 0 };
+
+	assert_int_equal(journal_begin(&f->p, 1), 0);
+	journal_write(&f->p, 0, "dispatch %s %s %d", "a job.sh", "node-0", 1);
+	journal_write(&f->p, 0, "end %s %d", "a job.sh", 255);
+	journal_write(&f->p, 0, "dispatch %s %s %d", "b", "node-3", 2);
+	append_raw(f, "1.0 dispatch torn node-0");
+	assert_int_equal(journal_dispatches(f->dir, collect, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "a job.sh");
+	assert_int_equal(s.attempts[0], 1);
+	assert_string_equal(s.names[1], "b");
+	assert_int_equal(s.attempts[1], 2);
+}
+
 static void test_pool_hash_in_names(void **state)
 {
 	char h[9];
@@ -192,6 +227,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_terminated_released_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_and_unknown_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_begin_truncates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dispatch_records, setup, teardown),
 		cmocka_unit_test(test_pool_hash_in_names),
 	};
 
