@@ -132,6 +132,8 @@ struct sky_pool {
 	int counts[JOB_LOST + 1];        /* jobs per state */
 	double created, ready_at, last_activity;
 	int budget_warned;               /* the 80% event was written */
+	double spent_before;             /* USD of machines this incarnation no longer
+					  * has (replaced, or a crashed daemon's) */
 	pthread_t worker;
 	int worker_alive;                /* joinable worker exists */
 	int worker_done;                 /* it returned; join it */

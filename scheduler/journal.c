@@ -88,11 +88,13 @@ static struct journal_node *node_at(struct journal_replay *r, int rank)
  * a newer daemon's journal still replays the records this one knows. */
 static void apply(struct journal_replay *r, char *line)
 {
-	char *save = NULL, *kind, *a, *b, *c;
+	char *save = NULL, *kind, *a, *b, *c, *t;
 	struct journal_node *n;
+	double at;
 
-	if (!strtok_r(line, " ", &save) || !(kind = strtok_r(NULL, " ", &save)))
+	if (!(t = strtok_r(line, " ", &save)) || !(kind = strtok_r(NULL, " ", &save)))
 		return;
+	at = atof(t);
 	a = strtok_r(NULL, " ", &save);
 	if (!strcmp(kind, "begin") && a) {
 		free(r->nodes);
@@ -130,12 +132,17 @@ static void apply(struct journal_replay *r, char *line)
 		sky_strlcpy(n->id, b, sizeof(n->id));
 		sky_strlcpy(n->address, strcmp(c, "-") ? c : "", sizeof(n->address));
 		sky_strlcpy(n->host_pub, save && *save ? save : "", sizeof(n->host_pub));
+		n->at = at;
 	} else if (!strcmp(kind, "term") && a && (n = node_at(r, atoi(a)))) {
 		memset(n, 0, sizeof(*n));
 	} else if (!strcmp(kind, "release")) {
 		r->has_cand = 0;
 		if (r->nodes)
 			memset(r->nodes, 0, (size_t)r->n_nodes * sizeof(*r->nodes));
+	} else if (!strcmp(kind, "ready")) {
+		/* "ready [WHEN]": a recovered pool's carries the first one's time */
+		if (!r->ready_at)
+			r->ready_at = a ? atof(a) : at;
 	} else if (!strcmp(kind, "stop")) {
 		r->stopping = 1;
 	} else if (!strcmp(kind, "stopped")) {

@@ -8,6 +8,7 @@
  *   node RANK ID ADDRESS HOSTKEY  provision returned a machine (fsync'd)
  *   term RANK ID                  terminate confirmed
  *   release PROV                  the candidate's teardown succeeded (fsync'd)
+ *   ready [WHEN]                  the pool is ready (its lifetime counts from WHEN)
  *   stop REASON                   the worker starts tearing down
  *   stopped                       everything released (fsync'd)
  *   dispatch JOB NODE ATTEMPT / end JOB EXIT     the jobs' timeline
@@ -37,6 +38,7 @@ struct journal_node {
 	char address[128];
 	char host_pub[128];          /* pinned host key, "" when not pinned */
 	int launched;                /* a launch was sent (its answer may be lost) */
+	double at;                   /* when it was recorded (epoch s): its cost since */
 };
 struct journal_replay {
 	int live;                    /* begun and never "stopped" */
@@ -45,6 +47,7 @@ struct journal_replay {
 	char provider[32], instance_type[64], region[32];
 	enum sky_market market;
 	double price;
+	double ready_at;             /* when the pool first became ready; 0 if never */
 	int n_nodes;
 	struct journal_node *nodes;  /* n_nodes */
 };

@@ -449,6 +449,9 @@ static void drop_machine(struct walk *w, struct sky_node *n)
 	journal_write(p, 0, "term %d %s", n->rank, n->inst.id);
 	pthread_mutex_lock(&g.lock);
 	memset(&n->inst, 0, sizeof(n->inst));
+	if (n->up_since)
+		p->spent_before += n->price * (sky_now() - n->up_since) / 3600.0;
+	n->up_since = 0;
 	n->down_at = sky_now();
 	pthread_mutex_unlock(&g.lock);
 }

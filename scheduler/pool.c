@@ -132,7 +132,7 @@ double pool_rate(const struct sky_pool *p)
 
 double pool_accrued(const struct sky_pool *p, double now)
 {
-	double a = 0;
+	double a = p->spent_before;
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++) {

@@ -187,6 +187,15 @@ int recover_previous(struct walk *w)
 	journal_write(p, 1, "try %s %s %s %s %.6f", r->provider, r->instance_type, r->region,
 		      sky_market_name(r->market), r->price);
 	pthread_mutex_lock(&g.lock);
+	/* what the dead daemon's pool cost, and its age, carry over: a crash
+	 * must not reset a budget or a lifetime */
+	if (r->ready_at) {
+		p->ready_at = r->ready_at;
+		journal_write(p, 0, "ready %.3f", r->ready_at);
+	}
+	for (i = 0; i < r->n_nodes && i < p->n_nodes; i++)
+		if (r->nodes[i].id[0] && r->nodes[i].at > 0)
+			p->spent_before += r->price * (sky_now() - r->nodes[i].at) / 3600.0;
 	for (i = 0; i < r->n_nodes && i < p->n_nodes; i++) {
 		struct sky_node *n = &p->nodes[i];
 

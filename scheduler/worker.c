@@ -226,7 +226,11 @@ static void pool_settle(struct sky_pool *p)
 		ready += p->nodes[i].state == NODE_READY;
 	if (p->stop)
 		return;
-	p->ready_at = sky_now();
+	/* a recovered pool's lifetime counts from its first readiness */
+	if (!p->ready_at) {
+		p->ready_at = sky_now();
+		journal_write(p, 0, "ready");
+	}
 	if (ready == p->n_nodes) {
 		p->error[0] = '\0';
 		pool_set_state(p, POOL_READY);
@@ -360,6 +364,7 @@ int pool_start_worker(struct sky_pool *p)
 	}
 	p->stop = STOP_NONE;
 	p->ready_at = 0;
+	p->spent_before = 0;
 	journal_begin(p, p->n_nodes);
 	p->budget_warned = 0;
 	p->error[0] = '\0';

@@ -73,7 +73,12 @@ static void test_live_pool_with_machines(void **state)
 	journal_write(&f->p, 1, "launch 2");
 	journal_write(&f->p, 1, "node 2 i-0def - ");
 	journal_write(&f->p, 0, "dispatch job.sh node-0 1");
+	journal_write(&f->p, 0, "ready 1700000000.500");
+	journal_write(&f->p, 0, "ready");
 	assert_int_equal(journal_replay(f->dir, &r), 0);
+	/* the first readiness counts, as the recovered pool wrote it */
+	assert_true(r.ready_at > 1700000000.4 && r.ready_at < 1700000000.6);
+	assert_true(r.nodes[0].at > 1700000000.0);
 	assert_true(r.live);
 	assert_false(r.stopping);
 	assert_true(r.has_cand);
