@@ -145,6 +145,7 @@ static void apply(struct journal_replay *r, char *line)
 			r->ready_at = a ? atof(a) : at;
 	} else if (!strcmp(kind, "stop")) {
 		r->stopping = 1;
+		r->removing = a && !strcmp(a, "rmdir");
 	} else if (!strcmp(kind, "stopped")) {
 		r->live = 0;
 		r->has_cand = 0;

@@ -43,6 +43,7 @@ struct journal_node {
 struct journal_replay {
 	int live;                    /* begun and never "stopped" */
 	int stopping;                /* it was tearing down */
+	int removing;                /* ... for an rmdir */
 	int has_cand;                /* a candidate tried and not released */
 	char provider[32], instance_type[64], region[32];
 	enum sky_market market;

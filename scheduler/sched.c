@@ -451,6 +451,20 @@ static int recover_cb(const char *key, void *value, void *arg)
 	return 0;
 }
 
+/* An rmdir a crash cut short after its release: nothing to recover, the
+ * removal is finished at once (lock held; not while iterating the map). */
+static int find_unremoved_cb(const char *key, void *value, void *arg)
+{
+	struct sky_pool *p = value;
+
+	(void)key;
+	if (p->remove_pending && !p->replay && !p->worker_alive) {
+		*(struct sky_pool **)arg = p;
+		return 1;
+	}
+	return 0;
+}
+
 int sky_sched_start(void)
 {
 	char pid[32];
@@ -462,6 +476,18 @@ int sky_sched_start(void)
 	plan_refresh_all();
 	pthread_mutex_lock(&g.lock);
 	sky_map_each(&g.pools, recover_cb, NULL);
+	for (;;) {
+		struct sky_pool *p = NULL;
+		char trash[PATH_MAX];
+
+		sky_map_each(&g.pools, find_unremoved_cb, &p);
+		if (!p)
+			break;
+		p->worker_done = 1;   /* no worker: pool_reap_removed joins nothing */
+		pool_reap_removed(p, trash, sizeof(trash));
+		if (trash[0])
+			sky_rm_rf(trash);
+	}
 	pthread_mutex_unlock(&g.lock);
 	rc = -pthread_create(&g.dispatcher, NULL, dispatcher_main, NULL);
 	if (!rc)

@@ -227,9 +227,14 @@ static void load_journal(struct sky_pool *p)
 {
 	struct journal_replay *r = calloc(1, sizeof(*r));
 
-	if (r && !journal_replay(p->dir, r) && r->live) {
-		p->replay = r;
-		return;
+	if (r && !journal_replay(p->dir, r) && (r->live || r->removing)) {
+		/* an rmdir the crash cut short is finished: released first if
+		 * needed, then removed (the dispatcher reaps it) */
+		p->remove_pending = r->removing;
+		if (r->live) {
+			p->replay = r;
+			return;
+		}
 	}
 	if (r)
 		journal_replay_free(r);
