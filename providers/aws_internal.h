@@ -57,6 +57,10 @@ void aws_render_health(struct sky_buf *out, int configured);
  * max_age (one thread asks, the others wait for its answer); aws_lookup
  * copies one out (-ENOENT: not listed). */
 int aws_refresh(struct aws_state *st, double max_age, struct sky_err *err);
+/* Every page of DescribeInstances with filters: "name", "value", ...,
+ * NULL for each filter, and one more NULL at the end. Appends to *out. */
+int aws_describe(struct aws_client *c, const char *const *filters, struct aws_instance **out,
+		 size_t *n, struct sky_err *err);
 int aws_lookup(struct aws_state *st, const char *id, struct aws_instance *out);
 /* Shutting down, terminated, stopping or stopped: not coming back. */
 int aws_gone(const struct aws_instance *in);

@@ -329,34 +329,52 @@ int aws_find_image(struct aws_state *st, struct sky_err *err)
 
 /* ---- the pool's instances, described together ------------------------------------ */
 
-/* Refreshes st->seen unless it is younger than max_age: one thread asks
- * EC2, every other waits for that answer. Lock not held. */
-static int describe(void *arg, struct sky_err *err)
+int aws_describe(struct aws_client *c, const char *const *filters, struct aws_instance **out,
+		 size_t *n, struct sky_err *err)
 {
-	struct aws_state *st = arg;
-	struct aws_instance *list = NULL;
-	size_t n = 0;
-	char token[1024] = "";
-	int rc;
+	char token[1024] = "", name[48];
+	int rc, f, v;
 
 	do {
 		struct sky_buf q = { 0 };
 		struct sky_aws_query p = { &q, 0 };
 		xmlDoc *doc = NULL;
 
-		sky_aws_query_add(&p, "Filter.1.Name", "tag:skyfs:pool");
-		sky_aws_query_add(&p, "Filter.1.Value.1", st->base.id);
-		sky_aws_query_add(&p, "Filter.2.Name", "tag:skyfs:mount");
-		sky_aws_query_add(&p, "Filter.2.Value.1", st->base.mount);
+		const char *const *fl = filters;
+
+		/* "name", "value", ..., NULL, then the next filter; NULL NULL ends */
+		for (f = 1; *fl; f++, fl++) {
+			snprintf(name, sizeof(name), "Filter.%d.Name", f);
+			sky_aws_query_add(&p, name, *fl++);
+			for (v = 1; *fl; v++, fl++) {
+				snprintf(name, sizeof(name), "Filter.%d.Value.%d", f, v);
+				sky_aws_query_add(&p, name, *fl);
+			}
+		}
 		if (token[0])
 			sky_aws_query_add(&p, "NextToken", token);
-		rc = p.rc ? p.rc : aws_pcall(&st->api, "DescribeInstances", &q, &doc, err,
+		rc = p.rc ? p.rc : aws_pcall(c, "DescribeInstances", &q, &doc, err,
 					     "describing the instances", NULL);
 		if (!rc)
-			rc = aws_parse_instances(doc, &list, &n, token, sizeof(token));
+			rc = aws_parse_instances(doc, out, n, token, sizeof(token));
 		sky_buf_free(&q);
 		xmlFreeDoc(doc);
 	} while (!rc && token[0]);
+	return rc;
+}
+
+/* Refreshes st->seen unless it is younger than max_age: one thread asks
+ * EC2, every other waits for that answer. Lock not held. */
+static int describe(void *arg, struct sky_err *err)
+{
+	struct aws_state *st = arg;
+	struct aws_instance *list = NULL;
+	const char *filters[] = { "tag:skyfs:pool", st->base.id, NULL,
+				  "tag:skyfs:mount", st->base.mount, NULL, NULL };
+	size_t n = 0;
+	int rc;
+
+	rc = aws_describe(&st->api, filters, &list, &n, err);
 	pthread_mutex_lock(&st->base.lock);
 	if (!rc) {
 		free(st->seen);

@@ -16,56 +16,62 @@
 
 /* ---- ssh: hosts and host keys --------------------------------------------- */
 
-static const char *const policy_names[] = {
-	[SKY_HOST_KEY_STRICT] = "strict", [SKY_HOST_KEY_ACCEPT_NEW] = "accept-new",
-};
-
-int spec_parse_policy(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
-			const char *val)
+/* Keys whose value is one of a few words, stored as an enum (its index in
+ * names, 0 the default and not written back by format). */
+static int parse_word(struct spec_ctx *c, const struct spec_key *k, const char *val,
+		      const char *const *names, size_t n)
 {
 	size_t i;
 
-	(void)suffix;
-	for (i = 0; i < SKY_ARRAY_SIZE(policy_names); i++)
-		if (!strcasecmp(val, policy_names[i])) {
-			*FIELD(c, k, enum sky_host_key_policy) = (enum sky_host_key_policy)i;
+	for (i = 0; i < n; i++)
+		if (!strcasecmp(val, names[i])) {
+			*FIELD(c, k, int) = (int)i;
 			return 0;
 		}
-	return fail(c, -EINVAL, "%s: unknown \"%s\" (use strict or accept-new)", k->name, val);
+	return fail(c, -EINVAL, "%s: unknown \"%s\" (use %s or %s)", k->name, val, names[0],
+		    names[1]);
+}
+
+static int format_word(const void *b, const struct spec_key *k, struct sky_buf *out,
+		       const char *const *names)
+{
+	int v = *CFIELD(b, k, int);
+
+	return v ? sky_buf_printf(out, "%s = %s\n", k->name, names[v]) : 0;
+}
+
+static const char *const policy_names[] = {
+	[SKY_HOST_KEY_STRICT] = "strict", [SKY_HOST_KEY_ACCEPT_NEW] = "accept-new",
+};
+_Static_assert(sizeof(enum sky_host_key_policy) == sizeof(int), "stored as an int");
+
+int spec_parse_policy(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+		      const char *val)
+{
+	(void)suffix;
+	return parse_word(c, k, val, policy_names, SKY_ARRAY_SIZE(policy_names));
 }
 
 int spec_format_policy(const void *b, const struct spec_key *k, struct sky_buf *out)
 {
-	enum sky_host_key_policy v = *CFIELD(b, k, enum sky_host_key_policy);
-
-	return v != SKY_HOST_KEY_STRICT ? sky_buf_printf(out, "%s = %s\n", k->name,
-							 policy_names[v]) : 0;
+	return format_word(b, k, out, policy_names);
 }
 
 static const char *const recover_names[] = {
 	[SKY_RECOVER_RESUME] = "resume", [SKY_RECOVER_TEARDOWN] = "teardown",
 };
+_Static_assert(sizeof(enum sky_recover) == sizeof(int), "stored as an int");
 
 int spec_parse_recover(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		       const char *val)
 {
-	size_t i;
-
 	(void)suffix;
-	for (i = 0; i < SKY_ARRAY_SIZE(recover_names); i++)
-		if (!strcasecmp(val, recover_names[i])) {
-			*FIELD(c, k, enum sky_recover) = (enum sky_recover)i;
-			return 0;
-		}
-	return fail(c, -EINVAL, "%s: unknown \"%s\" (use resume or teardown)", k->name, val);
+	return parse_word(c, k, val, recover_names, SKY_ARRAY_SIZE(recover_names));
 }
 
 int spec_format_recover(const void *b, const struct spec_key *k, struct sky_buf *out)
 {
-	enum sky_recover v = *CFIELD(b, k, enum sky_recover);
-
-	return v != SKY_RECOVER_RESUME ? sky_buf_printf(out, "%s = %s\n", k->name,
-							recover_names[v]) : 0;
+	return format_word(b, k, out, recover_names);
 }
 
 /* The user a hosts entry without "user@" logs in as: the daemon's own. */

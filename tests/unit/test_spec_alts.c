@@ -705,6 +705,27 @@ static void test_ssh_keys_invalid(void **state)
 	sky_buf_free(&big);
 }
 
+/* recover and orphan_timeout: defaults, values, the canonical form, errors. */
+static void test_recovery_keys(void **state)
+{
+	struct sky_spec s;
+	char *out = NULL;
+
+	(void)state;
+	expect_ok("nodes = 1\n", &s);
+	assert_int_equal(s.recover, SKY_RECOVER_RESUME);
+	assert_int_equal(s.orphan_timeout_s, 600);
+	sky_spec_free(&s);
+	expect_ok("recover = Teardown\norphan_timeout = 90s\n", &s);
+	assert_int_equal(s.recover, SKY_RECOVER_TEARDOWN);
+	assert_int_equal(s.orphan_timeout_s, 90);
+	assert_int_equal(sky_spec_format(&s, &out), 0);
+	assert_non_null(strstr(out, "orphan_timeout = 1m30s\nrecover = teardown\n"));
+	free(out);
+	sky_spec_free(&s);
+	expect_err("recover = later", "line 1: recover: unknown \"later\" (use resume or teardown)");
+}
+
 static void test_ssh_format(void **state)
 {
 	struct sky_spec s, again;
@@ -772,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_keys_valid),
 		cmocka_unit_test(test_ssh_keys_invalid),
 		cmocka_unit_test(test_ssh_format),
+		cmocka_unit_test(test_recovery_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
