@@ -11,7 +11,7 @@
  *   ready [WHEN]                  the pool is ready (its lifetime counts from WHEN)
  *   stop REASON                   the worker starts tearing down
  *   stopped                       everything released (fsync'd)
- *   dispatch JOB NODE ATTEMPT / end JOB EXIT     the jobs' timeline
+ *   submit JOB SIZE / dispatch JOB NODE ATTEMPT / end JOB EXIT   the jobs' timeline
  *
  * Locking: journal_begin and journal_close with g.lock held; journal_write
  * from any thread (one write(2) per record on an O_APPEND descriptor that

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "scheduler/journal.h"
 #include "common/names.h"
 
 static int staged_dir(struct sky_pool *p, const char *job, char *out, size_t len)
@@ -197,6 +198,7 @@ int sky_job_seal(const char *pool, const char *job, int broadcast)
 		goto out;
 	}
 	store_job_save(j);
+	journal_write(p, 0, "submit %s %lld", j->name, (long long)j->size);
 	rc = job_enqueue(j);
 	/* start it from here rather than waking the dispatcher: one hand-off
 	 * less on the way from close to a running job */
