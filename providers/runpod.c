@@ -307,7 +307,7 @@ static int rp_prepare(const struct sky_pool_info *pool, void **state, struct sky
 	snprintf(st->prefix, sizeof(st->prefix), "skyfs-%s-", st->base.id);
 	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
 	if ((rc = sky_cloud_dir(pool, "runpod", st->base.dir, sizeof(st->base.dir), err)) ||
-	    (rc = sky_cloud_login_key(st->base.dir, 0, comment, st->base.key_path,
+	    (rc = sky_cloud_login_key(st->base.dir, pool->resume, comment, st->base.key_path,
 				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)))
 		goto fail;
 	log_info("%s: prepared: %s cloud, GPU type %s, pods %s<rank>, API %s (key from %s)",
@@ -484,12 +484,32 @@ static int install_deadman(struct rp_state *st, struct sky_instance *inst, struc
 	return rc;
 }
 
+/* SSH to a running pod with its pinned host key, then its dead-man switch. */
+static int connect_pod(struct rp_state *st, struct rp_node *an, const struct rp_pod *pod,
+		       struct sky_instance *inst, double deadline, struct sky_err *err)
+{
+	struct sky_cloud_ssh ssh = { 0 };
+	int rc;
+
+	/* the host's public address: what other nodes' jobs are told */
+	sky_strlcpy(inst->address, pod->ip, sizeof(inst->address));
+	ssh.id = an->base.id;
+	ssh.host = pod->ip;
+	ssh.port = pod->port;
+	ssh.pinned_key = an->host_pub;
+	ssh.deadline = deadline;
+	ssh.state = conn_state;
+	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
+	if (!rc)
+		rc = install_deadman(st, inst, err);
+	return rc;
+}
+
 static int rp_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct rp_state *st = state;
 	struct rp_node *an;
 	struct rp_pod pod = { .has_runtime = 0 };
-	struct sky_cloud_ssh ssh = { 0 };
 	char *key = NULL, comment[200];
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
 	int rc;
@@ -508,20 +528,37 @@ static int rp_provision(void *state, int rank, struct sky_instance *inst, struct
 	inst->state = SKY_INST_PENDING;
 	if ((rc = wait_running(st, an, &pod, deadline, err)))
 		goto out;
-	/* the host's public address: what other nodes' jobs are told */
-	sky_strlcpy(inst->address, pod.ip, sizeof(inst->address));
-	ssh.id = an->base.id;
-	ssh.host = pod.ip;
-	ssh.port = pod.port;
-	ssh.pinned_key = an->host_pub;
-	ssh.deadline = deadline;
-	ssh.state = conn_state;
-	rc = sky_cloud_node_connect(&st->base, &an->base, &ssh, DEFAULT_USER, inst, err);
-	if (!rc)
-		rc = install_deadman(st, inst, err);
+	rc = connect_pod(st, an, &pod, inst, deadline, err);
 out:
 	sky_cloud_free_secret(key);
 	return rc;
+}
+
+/* A pod a crashed daemon recorded: still running and answering with the
+ * host key skyfs made for it, or not taken back. */
+static int rp_adopt(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
+{
+	struct rp_state *st = state;
+	struct rp_node *an;
+	struct rp_pod pod = { .has_runtime = 0 };
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	int rc;
+
+	if (rank < 0 || rank >= st->base.n_nodes)
+		return -EINVAL;
+	an = &st->nodes[rank];
+	if (!inst->host_pub[0]) {
+		sky_err_set(err, "runpod: %s: no pinned host key recorded", inst->id);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&st->base.lock);
+	sky_strlcpy(an->base.id, inst->id, sizeof(an->base.id));
+	an->deployed_at = 0;
+	pthread_mutex_unlock(&st->base.lock);
+	sky_strlcpy(an->host_pub, inst->host_pub, sizeof(an->host_pub));
+	if ((rc = wait_running(st, an, &pod, deadline, err)))
+		return rc == -EAGAIN ? -ENOENT : rc;
+	return connect_pod(st, an, &pod, inst, deadline, err);
 }
 
 /* When the pod's deploy answered (0 when it is not a node's). */
@@ -696,5 +733,6 @@ const struct sky_provider_ops sky_provider_runpod = {
 	.get_instance = rp_get_instance,
 	.terminate = rp_terminate,
 	.teardown = rp_teardown,
+	.adopt = rp_adopt,
 	.sweep = rp_sweep,
 };

@@ -72,6 +72,49 @@ void journal_write(struct sky_pool *p, int sync, const char *fmt, ...)
 		log_warn("pool %s: journal sync failed: %s", p->name, strerror(errno));
 }
 
+/* A field with blanks (RunPod's "NVIDIA GeForce RTX 4090/community") as
+ * one word: ' ', '%' and control bytes as %XX. */
+static void encode_word(const char *in, char *out, size_t len)
+{
+	size_t k = 0;
+
+	for (; *in && k + 4 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c <= ' ' || c == '%' || c == 0x7f)
+			k += (size_t)snprintf(out + k, len - k, "%%%02X", c);
+		else
+			out[k++] = (char)c;
+	}
+	out[k] = '\0';
+}
+
+static void decode_word(const char *in, char *out, size_t len)
+{
+	size_t k = 0;
+	unsigned v;
+
+	for (; *in && k + 1 < len; in++) {
+		if (*in == '%' && sscanf(in + 1, "%2x", &v) == 1 && in[1] && in[2]) {
+			out[k++] = (char)v;
+			in += 2;
+		} else {
+			out[k++] = *in;
+		}
+	}
+	out[k] = '\0';
+}
+
+void journal_try(struct sky_pool *p, const struct sky_offer *o)
+{
+	char type[3 * sizeof(o->instance_type)], region[3 * sizeof(o->region)];
+
+	encode_word(o->instance_type, type, sizeof(type));
+	encode_word(o->region[0] ? o->region : "-", region, sizeof(region));
+	journal_write(p, 1, "try %s %s %s %s %.6f", o->provider, type, region,
+		      sky_market_name(o->market), o->price_usd_per_hour);
+}
+
 void journal_close(struct sky_pool *p)
 {
 	if (p->journal_fd >= 0)
@@ -114,8 +157,8 @@ static void apply(struct journal_replay *r, char *line)
 		if (!b || !c || !m || !price)
 			return;
 		sky_strlcpy(r->provider, a, sizeof(r->provider));
-		sky_strlcpy(r->instance_type, b, sizeof(r->instance_type));
-		sky_strlcpy(r->region, c, sizeof(r->region));
+		decode_word(b, r->instance_type, sizeof(r->instance_type));
+		decode_word(strcmp(c, "-") ? c : "", r->region, sizeof(r->region));
 		r->market = !strcmp(m, "spot") ? SKY_MARKET_SPOT : SKY_MARKET_ON_DEMAND;
 		r->price = atof(price);
 		r->has_cand = 1;

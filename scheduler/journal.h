@@ -30,6 +30,9 @@ int journal_begin(struct sky_pool *p, int nodes);
  * machine). Failures are logged, never fatal. */
 void journal_write(struct sky_pool *p, int sync, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The try record of offer o: the candidate about to be prepared (its
+ * instance type and region encoded as one word each). */
+void journal_try(struct sky_pool *p, const struct sky_offer *o);
 void journal_close(struct sky_pool *p);
 
 /* What a journal says was up when its daemon stopped. */

@@ -340,7 +340,8 @@ static int release_once(struct sky_pool *p, struct owner *owners, int n_owners, 
 	for (i = 0; i < n_owners; i++)
 		if (owners[i].prov && !owners[i].pstate && !owners[i].released) {
 			/* its prepare failed: nothing of it can be terminated now */
-			snprintf(why, len, "%s: cannot reach the provider", owners[i].prov->name);
+			snprintf(why, len, "%s: %s", owners[i].prov->name,
+				 owners[i].error[0] ? owners[i].error : "cannot reach the provider");
 			return -EIO;
 		}
 	each_node(p, terminate_node, &t);
@@ -391,7 +392,8 @@ static int reprepare(struct sky_pool *p, struct owner *o, char *why, size_t len)
 	rc = o->prov->prepare(&info, &o->pstate, &err);
 	if (rc) {
 		o->pstate = NULL;
-		snprintf(why, len, "%s: %s", o->prov->name, err.msg[0] ? err.msg : strerror(-rc));
+		sky_strlcpy(o->error, err.msg[0] ? err.msg : strerror(-rc), sizeof(o->error));
+		snprintf(why, len, "%s: %s", o->prov->name, o->error);
 	}
 	return rc;
 }
@@ -474,9 +476,7 @@ static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, st
 	o->prov = prov;
 	o->cand = *c;
 	sweep_note_region(prov->name, c->offer.region);
-	journal_write(w->p, 1, "try %s %s %s %s %.6f", prov->name, c->offer.instance_type,
-		      c->offer.region, sky_market_name(c->offer.market),
-		      c->offer.price_usd_per_hour);
+	journal_try(w->p, &c->offer);
 	pthread_mutex_lock(&g.lock);
 	w->p->offer = c->offer;
 	worker_pool_info(w->p, &info, 0);

@@ -184,8 +184,7 @@ int recover_previous(struct walk *w)
 	}
 	find_candidate(w, r, &o.cand);
 	/* the new journal holds them before anything can fail */
-	journal_write(p, 1, "try %s %s %s %s %.6f", r->provider, r->instance_type, r->region,
-		      sky_market_name(r->market), r->price);
+	journal_try(p, &o.cand.offer);
 	pthread_mutex_lock(&g.lock);
 	/* what the dead daemon's pool cost, and its age, carry over: a crash
 	 * must not reset a budget or a lifetime */
@@ -221,6 +220,7 @@ int recover_previous(struct walk *w)
 	if (rc) {
 		o.pstate = NULL;
 		o.released = !machines;   /* nothing to take back: nothing to retry */
+		sky_strlcpy(o.error, err.msg[0] ? err.msg : strerror(-rc), sizeof(o.error));
 		pthread_mutex_lock(&g.lock);
 		pool_event(p, "recovery: %s: %s", o.prov->name, err.msg[0] ? err.msg : strerror(-rc));
 		pthread_mutex_unlock(&g.lock);

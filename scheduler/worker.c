@@ -96,9 +96,7 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	pthread_mutex_unlock(&g.lock);
 
 	sweep_note_region(o.prov->name, c->offer.region);
-	journal_write(p, 1, "try %s %s %s %s %.6f", o.prov->name, c->offer.instance_type,
-		      c->offer.region, sky_market_name(c->offer.market),
-		      c->offer.price_usd_per_hour);
+	journal_try(p, &c->offer);
 	rc = o.prov->prepare(&info, &o.pstate, &err);
 	if (rc) {
 		o.pstate = NULL;

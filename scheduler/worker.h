@@ -16,6 +16,7 @@ struct owner {
 	const struct sky_provider_ops *prov;
 	void *pstate;                        /* NULL once torn down */
 	int released;                        /* its teardown succeeded */
+	char error[256];                     /* why its last prepare failed */
 	struct sky_candidate cand;           /* a copy of the plan's entry */
 };
 

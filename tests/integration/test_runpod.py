@@ -15,7 +15,8 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, kv_lines, read, state, tried_lines, wait_for, write
+from harness import (SkyfsTestCase, fusermount_u, kv_lines, read, state, tried_lines, wait_for,
+                     write)
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -200,12 +201,37 @@ class RunPodTest(RunPodBase):
         # lost at once (no node_timeout wait) and said why
         wait_for(lambda: "EXITED" in read(os.path.join(pool, "events")), 15,
                  what="a reclaim event")
-        self.assertEqual(kv_lines(read(os.path.join(pool, "nodes", victim)))["state"], "lost")
-        self.assertEqual(state(pool), "degraded")
+        # the job runs again, and the lost node is replaced by a new pod
         wait_for(lambda: kv_lines(read(os.path.join(pool, "results", "a", "status")))
-                 .get("node") not in (None, victim), 40, what="job a moved")
+                 .get("attempts") == "2", 40, what="job a started again")
+        self.wait_state(pool, "ready", 60)
+        self.assertIn("node %s replaced: " % victim, read(os.path.join(pool, "events")))
+        self.assertNotEqual(kv_lines(read(os.path.join(pool, "nodes", victim)))["instance"], pod)
+        self.assertNotIn(pod, [p["id"] for p in self.rp.live_pods()])
         os.rmdir(pool)
         # the EXITED pod was terminated too
+        self.assertAllGone()
+
+    def test_a_crashed_daemons_pods_are_adopted(self):
+        pool = self.make_pool("cr", BASE + "allocation = on-demand\n", "ready", timeout=60)
+        pods = [p["id"] for p in self.rp.live_pods()]
+        self.submit(pool, "slow", "sleep 3; echo slow done\n")
+        self.wait_job_state(pool, "slow", "running", timeout=15)
+        # the daemon dies without tearing anything down; the pool comes back
+        # by itself with the same pod, and the job runs again
+        os.killpg(self.daemon.pid, 9)
+        self.daemon.wait_exit(10)
+        fusermount_u(self.mnt, lazy=True)
+        self.daemon = self.start_daemon(env=self.daemon_environment(),
+                                        args=["-o", "api_timeout=2s"])
+        self.wait_state(pool, "ready", 60)
+        self.assertIn("node node-0 adopted: %s" % pods[0], read(os.path.join(pool, "events")))
+        self.assertEqual([p["id"] for p in self.rp.live_pods()], pods)
+        self.assertWait(pool, "slow", 0, timeout=30)
+        self.assertEqual(read(os.path.join(pool, "results", "slow", "stdout")), "slow done\n")
+        self.assertEqual(kv_lines(read(os.path.join(pool, "results", "slow", "status")))
+                         ["attempts"], "2")
+        os.rmdir(pool)
         self.assertAllGone()
 
     def test_pinned_host_key_refuses_another(self):

@@ -103,14 +103,21 @@ static void test_terminated_released_stopped(void **state)
 	struct fixture *f = *state;
 	struct journal_replay r;
 
+	struct sky_offer o = { .provider = "runpod", .instance_type = "NVIDIA A100 80GB/secure",
+			       .market = SKY_MARKET_ON_DEMAND, .price_usd_per_hour = 1.2 };
+
 	assert_int_equal(journal_begin(&f->p, 2), 0);
-	journal_write(&f->p, 1, "try runpod A100/SECURE - on-demand 1.2");
+	journal_try(&f->p, &o);
 	journal_write(&f->p, 1, "node 0 pod0 1.2.3.4 ");
 	journal_write(&f->p, 1, "node 1 pod1 1.2.3.5 ");
 	journal_write(&f->p, 0, "term 0 pod0");
 	assert_int_equal(journal_replay(f->dir, &r), 0);
 	assert_int_equal(journal_machines(&r), 1);
 	assert_string_equal(r.nodes[1].id, "pod1");
+	/* blanks in an instance type survive; no region reads back as "" */
+	assert_string_equal(r.instance_type, "NVIDIA A100 80GB/secure");
+	assert_string_equal(r.region, "");
+	assert_true(r.price > 1.19 && r.price < 1.21);
 	journal_replay_free(&r);
 
 	journal_write(&f->p, 1, "stop unmount");
