@@ -146,15 +146,17 @@ static int run_instance(struct aws_state *st, struct aws_node *an, const struct 
 	struct sky_aws_query p = { &q, 0 };
 	struct aws_instance *list = NULL;
 	unsigned char digest[32];
-	char token[65], name[160], rank[16], price[32];
+	char token[65], name[160], rank[16], price[32], seed[256 + SKY_SSHKEY_LINE_MAX];
 	size_t n = 0;
 	xmlDoc *doc = NULL;
 	int rc, i;
 
 	/* the same launch retried is the same token; another incarnation of
-	 * the pool (nonce) or another node is another one */
-	snprintf(name, sizeof(name), "%s/%s/%d", st->base.id, st->nonce, an->base.rank);
-	EVP_Digest(name, strlen(name), digest, NULL, EVP_sha256(), NULL);
+	 * the pool (nonce), another node, or another launch for the same node
+	 * (a replacement: each launch has a fresh host key) is another one */
+	snprintf(seed, sizeof(seed), "%s/%s/%d/%s", st->base.id, st->nonce, an->base.rank,
+		 an->host_pub);
+	EVP_Digest(seed, strlen(seed), digest, NULL, EVP_sha256(), NULL);
 	for (i = 0; i < 16; i++)
 		snprintf(token + 2 * i, 3, "%02x", digest[i]);
 	snprintf(name, sizeof(name), "skyfs-%s-node-%d", st->base.id, an->base.rank);
@@ -373,7 +375,10 @@ static int terminate_ids(struct aws_state *st, char (*ids)[32], size_t n, struct
 			if (!rc)
 				continue;
 		}
-		if (!left || sky_mono() >= deadline || rc == -EACCES)
+		/* an API that still fails after aws_pcall's retries is the
+		 * caller's to retry (nodes_release backs off and says why, rmdir
+		 * answers EBUSY): only a confirmation that is late is waited for */
+		if (!left || rc || sky_mono() >= deadline)
 			break;
 		sleep(2);
 	}
@@ -501,33 +506,15 @@ static int sweep_region(const char *region, const char *mount_id, sky_owned_fn o
 {
 	struct aws_state st = { 0 };
 	struct aws_instance *list = NULL;
-	char (*ids)[32] = NULL, hash[9], token[1024] = "";
+	const char *filters[] = { "tag-key", "skyfs:pool", NULL, "instance-state-name", "pending",
+				  "running", "stopping", "stopped", NULL, NULL };
+	char (*ids)[32] = NULL, hash[9];
 	size_t n = 0, i, k = 0;
 	int rc;
 
 	if ((rc = aws_client_for(&st.api, region, err)))
 		return rc;
-	do {
-		struct sky_buf q = { 0 };
-		struct sky_aws_query p = { &q, 0 };
-		xmlDoc *doc = NULL;
-
-		sky_aws_query_add(&p, "Filter.1.Name", "tag-key");
-		sky_aws_query_add(&p, "Filter.1.Value.1", "skyfs:pool");
-		sky_aws_query_add(&p, "Filter.2.Name", "instance-state-name");
-		sky_aws_query_add(&p, "Filter.2.Value.1", "pending");
-		sky_aws_query_add(&p, "Filter.2.Value.2", "running");
-		sky_aws_query_add(&p, "Filter.2.Value.3", "stopping");
-		sky_aws_query_add(&p, "Filter.2.Value.4", "stopped");
-		if (token[0])
-			sky_aws_query_add(&p, "NextToken", token);
-		rc = p.rc ? p.rc : aws_pcall(&st.api, "DescribeInstances", &q, &doc, err,
-					     "listing skyfs instances", NULL);
-		if (!rc)
-			rc = aws_parse_instances(doc, &list, &n, token, sizeof(token));
-		sky_buf_free(&q);
-		xmlFreeDoc(doc);
-	} while (!rc && token[0]);
+	rc = aws_describe(&st.api, filters, &list, &n, err);
 	if (!rc && !(ids = calloc(n + 1, sizeof(*ids))))
 		rc = -ENOMEM;
 	for (i = 0; !rc && i < n; i++)

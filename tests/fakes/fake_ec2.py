@@ -380,7 +380,8 @@ class FakeEC2:
     url, checkip_url, region, access_key, secret_key, session_token, user.
     Fault switches (plain attributes, change any time): latency, spot_capacity_error,
     capacity_error_types, throttle_next, server_error_next, slow_next, slow_seconds,
-    deny_actions, boot_delay, terminate_delay.
+    deny_actions, boot_delay, terminate_delay, api_down; power_poll (seconds between
+    looks for instance-initiated shutdowns).
     Tables: spot_prices (type -> $/h), images (list of dicts).
     Records: calls [(action, params)], errors [(action, code)].
     """
@@ -406,6 +407,8 @@ class FakeEC2:
         self.deny_actions = set()
         self.boot_delay = 0.0
         self.terminate_delay = 0.3
+        self.api_down = False
+        self.power_poll = 0.1
 
         self.spot_prices = dict(DEFAULT_SPOT_PRICES)
         self.images = self._default_images()
@@ -432,6 +435,10 @@ class FakeEC2:
         os.chmod(self._inst_root, 0o755)
 
         self._server = fakehttp.Server(self, _Handler, port).start("fake-ec2-http")
+        # instance-initiated shutdowns (the node's `shutdown` shim, fakenodes.py)
+        self._power_thread = threading.Thread(target=self._power_watch,
+                                              name="fake-ec2-power", daemon=True)
+        self._power_thread.start()
         self.port = self._server.port
         self.url = "http://127.0.0.1:%d/" % self.port
         self.checkip_url = "http://127.0.0.1:%d/checkip" % self.port
@@ -455,6 +462,8 @@ class FakeEC2:
         self._closing.set()
         if self._server is not None:
             self._server.stop()
+        if getattr(self, "_power_thread", None) is not None:
+            self._power_thread.join(timeout=5)
         with self._lock:
             insts = list(self._instances.values())
             for inst in insts:
@@ -482,10 +491,12 @@ class FakeEC2:
     # ---- inspection ----
 
     def _refresh(self, inst, now=None):
-        """Lazy state changes (under self._lock): shutting-down -> terminated."""
-        if inst.state == "shutting-down" and inst.killed and inst.terminate_at is not None:
+        """Lazy state changes (under self._lock): shutting-down -> terminated,
+        stopping -> stopped."""
+        if inst.state in ("shutting-down", "stopping") and inst.killed \
+                and inst.terminate_at is not None:
             if (now or time.monotonic()) >= inst.terminate_at:
-                inst.state = "terminated"
+                inst.state = "terminated" if inst.state == "shutting-down" else "stopped"
 
     def _inst_dict(self, inst):
         return {
@@ -510,6 +521,8 @@ class FakeEC2:
             "host_key_note": inst.host_key_note,
             "boot_error": inst.boot_error,
             "sshd_pid": inst.node.pid if inst.node is not None else None,
+            "shutdown_behavior": inst.shutdown_behavior,
+            "shutdown_request": inst.node.shutdown_requested if inst.node is not None else None,
         }
 
     def instances(self, states=None):
@@ -609,6 +622,43 @@ class FakeEC2:
         return pub
 
     # ---- instances ----
+
+    def _begin_stop(self, inst, code, message):
+        """Under self._lock: an instance-initiated shutdown of an instance
+        launched with InstanceInitiatedShutdownBehavior=stop: stopping, then
+        stopped (terminate_delay). The fake never starts it again."""
+        self._refresh(inst)
+        if inst.state not in ("pending", "running"):
+            return
+        inst.state = "stopping"
+        inst.state_reason = (code, message)
+        inst.dead = True
+        inst.terminate_at = time.monotonic() + max(0.0, float(self.terminate_delay))
+
+    def _power_watch(self):
+        """Acts on the power-off requests of the instances' sessions (the
+        node's shutdown shim writes node.shutdown_flag): an instance launched
+        with InstanceInitiatedShutdownBehavior=terminate is terminated, any
+        other is stopped, both with state reason
+        Client.InstanceInitiatedShutdown."""
+        while not self._closing.wait(max(0.01, float(self.power_poll))):
+            todo = []
+            with self._lock:
+                for inst in self._instances.values():
+                    if inst.dead or inst.node is None or \
+                            inst.state not in ("pending", "running"):
+                        continue
+                    if not os.path.exists(inst.node.shutdown_flag):
+                        continue
+                    code = "Client.InstanceInitiatedShutdown"
+                    msg = "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
+                    if inst.shutdown_behavior == "terminate":
+                        self._begin_termination(inst, code, msg)
+                    else:
+                        self._begin_stop(inst, code, msg)
+                    todo.append(inst)
+            if todo:
+                self._kill_instances(todo)
 
     def _begin_termination(self, inst, code, message):
         """Under self._lock: (previous state, current state)."""
@@ -724,6 +774,9 @@ class FakeEC2:
                 raise EC2Error(e.code, e.message, e.status)
             with self._lock:
                 self.calls.append((action, dict(params)))
+                if self.api_down:
+                    raise EC2Error("Unavailable", "The server is overloaded or the service "
+                                   "is unavailable (the fake's api_down switch)", 503)
                 if self.slow_next > 0:
                     self.slow_next -= 1
                     slow = float(self.slow_seconds)

@@ -63,6 +63,9 @@ __all__ = ["NodeHost", "Node", "have_sshd", "public_key_of_private", "listening"
 ADDRESS_BLOCKS = range(1, 32)      # 127.0.B.H for B in 1..31, H in 1..254
 ADDRESSES = ["127.0.%d.%d" % (b, h) for b in ADDRESS_BLOCKS for h in range(1, 255)]
 PORT = 22
+# the sessions' PATH after the node's bin directory
+SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+POWER_COMMANDS = ("shutdown", "poweroff", "halt")
 START_TIMEOUT = 20.0               # many nodes boot at once on a small machine
 STOP_WAIT = 5.0                    # for SIGSTOPped processes to show state T
 KILL_TIMEOUT = 5.0                 # for SIGKILLed processes to be gone
@@ -141,6 +144,13 @@ def listening(address, port):
     except (OSError, StopIteration):
         pass
     return False
+
+
+def _write_script(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", 0o755)
+    os.replace(path + ".tmp", path)
 
 
 def _first_two(line):
@@ -493,6 +503,11 @@ class Node:
         self.pidfile = os.path.join(self.dir, "sshd.pid")
         self.log = os.path.join(self.dir, "sshd.log")
         self.authorized_keys_path = os.path.join(self.dir, "authorized_keys")
+        # first on the sessions' PATH: shims for shutdown / poweroff / halt
+        # (and sudo) that record a power-off request instead of acting
+        self.bin_dir = os.path.join(self.dir, "bin")
+        self.power_dir = os.path.join(self.dir, "power")      # the login user's
+        self.shutdown_flag = os.path.join(self.power_dir, "shutdown-requested")
         self.host_key_path = os.path.join(self.dir, "ssh_host_ed25519_key")
         self.host_public = None
         self.host_key_source = None
@@ -616,6 +631,37 @@ class Node:
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
 
+    def _write_shims(self):
+        """bin/shutdown, poweroff, halt: append "NAME ARGS" to shutdown_flag
+        (in power/, which the login user owns) and exit 0; bin/sudo: drops
+        its options and runs the command as the login user (so that `sudo -n
+        shutdown` reaches the shim, never the real one)."""
+        os.makedirs(self.bin_dir, exist_ok=True)
+        os.chmod(self.bin_dir, 0o755)
+        os.makedirs(self.power_dir, exist_ok=True)
+        os.chown(self.power_dir, self.host.uid, self.host.gid)
+        os.chmod(self.power_dir, 0o755)
+        flag = self.shutdown_flag.replace("'", "'\\''")
+        for name in POWER_COMMANDS:
+            _write_script(os.path.join(self.bin_dir, name),
+                          "#!/bin/sh\n# fake %s (tests/fakes/fakenodes.py): records the request\n"
+                          "printf '%%s\\n' \"%s $*\" >> '%s'\n" % (name, name, flag))
+        _write_script(os.path.join(self.bin_dir, "sudo"),
+                      "#!/bin/sh\n# fake sudo (tests/fakes/fakenodes.py): no privileges\n"
+                      "while [ $# -gt 0 ]; do case $1 in --) shift; break;; "
+                      "-u|-g|-p|-C|-D|-r|-t|-U) shift 2;; -*) shift;; *) break;; esac; done\n"
+                      "exec \"$@\"\n")
+
+    @property
+    def shutdown_requested(self):
+        """The power-off requests the node's sessions made ("shutdown -h now"
+        lines), or None when there was none."""
+        try:
+            with open(self.shutdown_flag) as f:
+                return f.read()
+        except OSError:
+            return None
+
     def _boot(self, authorized_keys, private):
         try:
             with open(self.authorized_keys_path, "w") as f:
@@ -630,6 +676,10 @@ class Node:
                                        self.authorized_keys_path, self.pidfile, "VERBOSE",
                                        "fake cloud instance %s (tests/fakes/fakenodes.py)"
                                        % self.name)
+            self._write_shims()
+            with open(self.config, "a") as f:
+                # SetEnv (OpenSSH >= 7.8) overrides the session's default PATH
+                f.write("SetEnv PATH=%s:%s\n" % (self.bin_dir, SESSION_PATH))
             with self._lock:
                 if not self._spawn():
                     return

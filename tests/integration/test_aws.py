@@ -178,12 +178,13 @@ class AwsTest(AwsBase):
         # lost at once (no node_timeout wait) and said why
         wait_for(lambda: "reclaimed" in read(os.path.join(pool, "events")), 15,
                  what="a reclaim event")
-        node = kv_lines(read(os.path.join(pool, "nodes", victim)))
-        self.assertEqual(node["state"], "lost", node)
-        self.assertEqual(state(pool), "degraded")
-        # job a starts again on the node that is left
+        # job a starts again, and the node is replaced by a new instance
         wait_for(lambda: kv_lines(read(os.path.join(pool, "results", "a", "status")))
-                 .get("node") not in (None, victim), 40, what="job a moved")
+                 .get("attempts") == "2", 40, what="job a started again")
+        self.wait_state(pool, "ready", 60)
+        self.assertIn("node %s replaced: " % victim, read(os.path.join(pool, "events")))
+        self.assertNotEqual(kv_lines(read(os.path.join(pool, "nodes", victim)))["instance"], inst)
+        self.assertNotIn(inst, [i["id"] for i in self.ec2.live_instances()])
         os.rmdir(pool)
         self.assertAllGone()
 
@@ -213,10 +214,13 @@ class AwsTest(AwsBase):
         wait_for(lambda: "host key" in read(os.path.join(pool, "events")), 20,
                  what=lambda: "a host key refusal in events:\n" +
                  read(os.path.join(pool, "events")))
-        self.submit(pool, "never", "echo should not run\n")
-        time.sleep(1)
-        self.assertFalse(os.path.exists(os.path.join(pool, "results", "never", "stdout"))
-                         and read(os.path.join(pool, "results", "never", "stdout")))
+        # that machine is not ours any more: it is given up and replaced, and
+        # a job runs on the new instance, never on it
+        self.submit(pool, "after", "echo ran\n")
+        self.assertWait(pool, "after", 0, timeout=60)
+        node = kv_lines(read(os.path.join(pool, "nodes", "node-0")))
+        self.assertNotEqual(node["instance"], inst)
+        self.assertNotIn(inst, [i["id"] for i in self.ec2.live_instances()])
         os.rmdir(pool)
         self.assertAllGone()
 
