@@ -523,7 +523,7 @@ const struct spec_key spec_keys[] = {
 	  "cloud: addresses allowed to SSH to the nodes (default: this machine's, /32)" },
 	{ "boot_timeout", parse_dur, format_dur_nondef, OFF(boot_timeout_s), 1, 86400, "10m",
 	  0, 0, "cloud: how long a node may take from launch to SSH" },
-	{ "orphan_timeout", parse_dur, format_dur_nondef, OFF(orphan_timeout_s), 60, 604800, "10m",
+	{ "orphan_timeout", parse_dur, format_dur_nondef, OFF(orphan_timeout_s), 10, 604800, "10m",
 	  0, 0, "cloud: a node ends itself after this long without word from skyfs" },
 	{ "recover", spec_parse_recover, spec_format_recover, OFF(recover), 0, 0, "resume", 0, 0,
 	  "after a daemon crash: resume (adopt machines, re-queue jobs) or teardown" },
