@@ -75,10 +75,12 @@ static int aws_prepare(const struct sky_pool_info *pool, void **state, struct sk
 	*state = st;
 	return 0;
 fail:
-	/* give back what was made; the first error is the one to report */
+	/* give back what was made; the first error is the one to report. A
+	 * resumed prepare's key pair and group belong to live machines */
 	{
 		struct sky_err ignored;
 
+		st->base.keep = pool->resume;
 		aws_teardown(st, &ignored);
 	}
 	return rc;
@@ -287,6 +289,7 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 	/* from here on the node exists: terminate() must see its id */
 	sky_strlcpy(inst->id, an->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
+	sky_cloud_launched(&st->base, rank, inst->id, an->host_pub);
 	if ((rc = wait_running(st, an, &in, deadline, err)))
 		goto out;
 	sky_strlcpy(inst->address, in.public_ip[0] ? in.public_ip : in.private_ip,
@@ -442,8 +445,12 @@ static int aws_teardown(void *state, struct sky_err *err)
 	if (!st)
 		return 0;
 	sky_cloud_close_nodes(&st->base);
-	if (st->api.http && st->base.id[0])
+	if (st->base.keep) {
+		st->group_id[0] = '\0';
+		st->key_imported = 0;
+	} else if (st->api.http && st->base.id[0]) {
 		rc = sweep(st, err);
+	}
 	/* a group still held by a terminating instance cannot go yet */
 	while (st->group_id[0]) {
 		r = aws_delete_group(st, err, &e);

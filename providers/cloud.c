@@ -245,6 +245,7 @@ int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
 	p->n_nodes = pool->spec->nodes;
 	p->node_state = pool->node_state;
 	p->node_state_arg = pool->node_state_arg;
+	p->launched = pool->launched;
 	p->n_devices = pool->offer->accelerator_count;
 	if (p->n_devices > (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices))
 		p->n_devices = (int)SKY_ARRAY_SIZE(((struct sky_instance *)0)->devices);
@@ -282,9 +283,9 @@ void sky_cloud_close_nodes(struct sky_cloud_pool *p)
 
 void sky_cloud_pool_fini(struct sky_cloud_pool *p)
 {
-	if (p->key_path[0])
+	if (p->key_path[0] && !p->keep)
 		sky_sshkey_remove(p->key_path);
-	if (p->dir[0])
+	if (p->dir[0] && !p->keep)
 		rmdir(p->dir);
 	sky_cloud_close_nodes(p);
 	pthread_mutex_destroy(&p->lock);
@@ -383,9 +384,10 @@ int sky_cloud_deadman(struct sky_ssh_conn *conn, long timeout_s, const char *how
 		       every, timeout_s, how);
 	sky_buf_printf(&cmd, "cd ");
 	sky_buf_shquote(&cmd, sky_ssh_remote_dir(conn));
-	sky_buf_printf(&cmd, " && touch alive && { [ ! -f deadman.pid ] || "
-		       "kill $(cat deadman.pid) 2>/dev/null; } && "
-		       "{ command -v setsid >/dev/null && S=setsid || S=; "
+	/* an earlier switch (adoption, or a reused directory) is replaced; its
+	 * process may be long gone */
+	sky_buf_printf(&cmd, " && touch alive && { kill $(cat deadman.pid 2>/dev/null) "
+		       "2>/dev/null; true; } && { command -v setsid >/dev/null && S=setsid || S=; "
 		       "nohup $S sh -c ");
 	if (loop.data)
 		sky_buf_shquote(&cmd, loop.data);
@@ -434,4 +436,11 @@ int sky_cloud_env_ref(struct sky_buf *out, const char *name)
 	return sky_buf_printf(out, "$(v=\"${%s:-}\"; [ -n \"$v\" ] || v=$(tr '\\0' '\\n' "
 			      "</proc/1/environ 2>/dev/null | sed -n 's/^%s=//p' | head -n 1); "
 			      "printf %%s \"$v\")", name, name);
+}
+
+void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id,
+			const char *host_pub)
+{
+	if (p->launched && id[0])
+		p->launched(p->node_state_arg, rank, id, host_pub ? host_pub : "");
 }

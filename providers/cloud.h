@@ -122,12 +122,16 @@ struct sky_cloud_node {
 struct sky_cloud_pool {
 	const char *provider;            /* "aws": messages, the state dir's name */
 	int resume;                      /* sky_pool_info.resume */
+	int keep;                        /* a resumed prepare failed: teardown frees this
+					  * handle only, never what the pool's machines
+					  * and other states still use (keys, groups) */
 	const struct sky_spec *spec;
 	const struct sky_offer *offer;
 	int n_nodes;
 	int n_devices;                   /* the offer's, at most what a sky_instance holds */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
 	void *node_state_arg;
+	void (*launched)(void *arg, int rank, const char *id, const char *host_pub);
 	char id[96];                     /* sky_cloud_pool_id: tags, names */
 	char mount[256];                 /* "<host>:<pool state dir>" */
 	char dir[4096];                  /* <pool state>/<provider>; "" until made */
@@ -196,6 +200,9 @@ int sky_cloud_pool_hash_in(const char *name, const char *mount_id, char out[9]);
  * container sees it: the SSH session's value, else PID 1's (RunPod and
  * Vast.ai give their per-machine keys to the container, not to sshd). */
 int sky_cloud_env_ref(struct sky_buf *out, const char *name);
+/* Tells the scheduler node rank has machine id (sky_pool_info.launched). */
+void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id,
+			const char *host_pub);
 /* The spec's orphan_timeout, never below node_timeout. */
 long sky_cloud_orphan_timeout(const struct sky_cloud_pool *p);
 

@@ -113,7 +113,7 @@ static int register_key(struct lambda_state *st, struct sky_err *err)
 	char pub[SKY_SSHKEY_LINE_MAX], old[64];
 	int rc, tries;
 
-	if ((rc = sky_cloud_login_key(st->base.dir, 0, st->prefix, st->base.key_path,
+	if ((rc = sky_cloud_login_key(st->base.dir, st->base.resume, st->prefix, st->base.key_path,
 				      sizeof(st->base.key_path), pub, sizeof(pub), err)))
 		return rc;
 	for (tries = 0; tries < 2; tries++) {
@@ -165,9 +165,11 @@ static int lambda_prepare(const struct sky_pool_info *pool, void **state, struct
 	lambda_prefix(st->base.id, st->prefix, sizeof(st->prefix));
 	if ((rc = sky_cloud_dir(pool, "lambda", st->base.dir, sizeof(st->base.dir), err)))
 		goto fail;
-	/* a crashed run's records name addresses Lambda has given out again */
+	/* a crashed run's records name addresses Lambda has given out again;
+	 * a resumed pool's are its machines' */
 	snprintf(st->known_hosts, sizeof(st->known_hosts), "%s/known_hosts", st->base.dir);
-	unlink(st->known_hosts);
+	if (!pool->resume)
+		unlink(st->known_hosts);
 	if ((rc = register_key(st, err)))
 		goto fail;
 	log_info("%s: prepared: SSH key %s (%s), %s in %s", pool->name, st->prefix, st->key_id,
@@ -179,6 +181,7 @@ fail:
 	{
 		struct sky_err ignored;
 
+		st->base.keep = pool->resume;
 		lambda_teardown(st, &ignored);
 	}
 	return rc;
@@ -256,6 +259,7 @@ static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 	/* from here on the node exists: terminate() must see its id */
 	sky_strlcpy(inst->id, ln->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
+	sky_cloud_launched(&st->base, rank, inst->id, NULL);
 	if ((rc = wait_active(st, ln, &in, deadline, err)))
 		return rc;
 	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
@@ -392,7 +396,9 @@ static int lambda_teardown(void *state, struct sky_err *err)
 	if (!st)
 		return 0;
 	sky_cloud_close_nodes(&st->base);
-	if (st->api.http && st->prefix[0])
+	if (st->base.keep)
+		st->key_id[0] = st->known_hosts[0] = '\0';
+	else if (st->api.http && st->prefix[0])
 		rc = sweep(st, err);
 	if (st->key_id[0] && (r = delete_key(st, st->key_id, err)) && r != -ENOENT && !rc)
 		rc = r;

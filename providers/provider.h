@@ -102,6 +102,12 @@ struct sky_pool_info {
 	 * a spot reclaim): it is lost at once, without waiting node_timeout. */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
 	void *node_state_arg;
+	/* Called by provision() as soon as the provider gave node rank a
+	 * machine (its id, and the public line of the host key skyfs pinned
+	 * for it, or ""), before it boots: the scheduler journals it, so a
+	 * crash during the boot does not lose it. Same thread as provision.
+	 * May be NULL; arg is node_state_arg. */
+	void (*launched)(void *arg, int rank, const char *id, const char *host_pub);
 	/* The pool is coming back after a daemon crash: prepare() keeps the
 	 * per-pool resources a previous run made (login key, key pair,
 	 * security group) instead of replacing them, so adopt() can reach

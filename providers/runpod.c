@@ -319,6 +319,7 @@ fail:
 	{
 		struct sky_err ignored;
 
+		st->base.keep = pool->resume;
 		rp_teardown(st, &ignored);
 	}
 	return rc;
@@ -526,6 +527,7 @@ static int rp_provision(void *state, int rank, struct sky_instance *inst, struct
 	/* from here on the pod exists: terminate() must see its id */
 	sky_strlcpy(inst->id, an->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
+	sky_cloud_launched(&st->base, rank, inst->id, an->host_pub);
 	if ((rc = wait_running(st, an, &pod, deadline, err)))
 		goto out;
 	rc = connect_pod(st, an, &pod, inst, deadline, err);
@@ -664,7 +666,7 @@ static int rp_teardown(void *state, struct sky_err *err)
 	if (!st)
 		return 0;
 	sky_cloud_close_nodes(&st->base);
-	if (st->api.http && st->prefix[0])
+	if (st->api.http && st->prefix[0] && !st->base.keep)
 		rc = sweep(st, err);
 	rp_client_fini(&st->api);
 	free(st->seen);

@@ -239,9 +239,10 @@ static int vastai_prepare(const struct sky_pool_info *pool, void **state, struct
 	snprintf(st->label_prefix, sizeof(st->label_prefix), "skyfs-%s-", st->base.id);
 	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
 	if ((rc = sky_cloud_dir(pool, "vastai", st->base.dir, sizeof(st->base.dir), err)) ||
-	    (rc = sky_cloud_login_key(st->base.dir, 0, comment, st->base.key_path,
+	    (rc = sky_cloud_login_key(st->base.dir, pool->resume, comment, st->base.key_path,
 				      sizeof(st->base.key_path), st->login_pub, sizeof(st->login_pub), err)) ||
-	    (rc = sweep(st, err)))
+	    /* a crashed run's instances go, unless they are the pool's own */
+	    (!pool->resume && (rc = sweep(st, err))))
 		goto fail;
 	log_info("%s: prepared: %s %s x%d in %s, %s", pool->name, st->base.offer->instance_type,
 		 st->base.offer->accelerator, st->base.offer->accelerator_count,
@@ -254,6 +255,7 @@ fail:
 	{
 		struct sky_err ignored;
 
+		st->base.keep = pool->resume;
 		vastai_teardown(st, &ignored);
 	}
 	return rc;
@@ -597,6 +599,7 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	pthread_mutex_unlock(&st->base.lock);
 	sky_strlcpy(inst->id, vn->base.id, sizeof(inst->id));
 	inst->state = SKY_INST_PENDING;
+	sky_cloud_launched(&st->base, rank, inst->id, vn->host_pub);
 	if ((rc = attach_key(st, vn->id, err)) ||
 	    (rc = wait_running(st, vn, host, sizeof(host), &port, deadline, err)))
 		goto out;
@@ -673,7 +676,7 @@ static int vastai_teardown(void *state, struct sky_err *err)
 	if (!st)
 		return 0;
 	sky_cloud_close_nodes(&st->base);
-	if (st->api.http && st->label_prefix[0])
+	if (st->api.http && st->label_prefix[0] && !st->base.keep)
 		rc = sweep(st, err);
 	vastai_client_fini(&st->api);
 	pthread_cond_destroy(&st->rented);

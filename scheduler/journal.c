@@ -105,14 +105,14 @@ static void decode_word(const char *in, char *out, size_t len)
 	out[k] = '\0';
 }
 
-void journal_try(struct sky_pool *p, const struct sky_offer *o)
+void journal_try(struct sky_pool *p, const struct sky_offer *o, int owner)
 {
 	char type[3 * sizeof(o->instance_type)], region[3 * sizeof(o->region)];
 
 	encode_word(o->instance_type, type, sizeof(type));
 	encode_word(o->region[0] ? o->region : "-", region, sizeof(region));
-	journal_write(p, 1, "try %s %s %s %s %.6f", o->provider, type, region,
-		      sky_market_name(o->market), o->price_usd_per_hour);
+	journal_write(p, 1, "try %s %s %s %s %.6f %d", o->provider, type, region,
+		      sky_market_name(o->market), o->price_usd_per_hour, owner);
 }
 
 void journal_close(struct sky_pool *p)
@@ -154,7 +154,12 @@ static void apply(struct journal_replay *r, char *line)
 		b = strtok_r(NULL, " ", &save);
 		c = strtok_r(NULL, " ", &save);
 		char *m = strtok_r(NULL, " ", &save), *price = strtok_r(NULL, " ", &save);
+		char *owner = strtok_r(NULL, " ", &save);
 		if (!b || !c || !m || !price)
+			return;
+		/* a replacement's other candidate: its machines share the pool's
+		 * names and tags, so the main candidate's state finds them */
+		if (owner && atoi(owner) > 0 && r->has_cand)
 			return;
 		sky_strlcpy(r->provider, a, sizeof(r->provider));
 		decode_word(b, r->instance_type, sizeof(r->instance_type));

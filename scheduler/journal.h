@@ -3,7 +3,8 @@
  * still up. Records, one line each, "<epoch> <kind> <fields>":
  *
  *   begin N                       a worker starts (the file is rewritten)
- *   try PROV TYPE REGION MARKET PRICE   before prepare (fsync'd)
+ *   try PROV TYPE REGION MARKET PRICE OWNER   before prepare (fsync'd); OWNER > 0:
+ *                                 another candidate for a replacement
  *   launch RANK                   before provision (fsync'd)
  *   node RANK ID ADDRESS HOSTKEY  provision returned a machine (fsync'd)
  *   term RANK ID                  terminate confirmed
@@ -31,8 +32,9 @@ int journal_begin(struct sky_pool *p, int nodes);
 void journal_write(struct sky_pool *p, int sync, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The try record of offer o: the candidate about to be prepared (its
- * instance type and region encoded as one word each). */
-void journal_try(struct sky_pool *p, const struct sky_offer *o);
+ * instance type and region encoded as one word each) as owner (0: the
+ * pool's candidate, k: the k-th other one a replacement needed). */
+void journal_try(struct sky_pool *p, const struct sky_offer *o, int owner);
 void journal_close(struct sky_pool *p);
 
 /* What a journal says was up when its daemon stopped. */

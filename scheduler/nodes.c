@@ -23,6 +23,12 @@
 #define RELEASE_GRACE_AT_QUIT_S 5.0
 #define RELEASE_DELAY_MAX_S 60.0
 
+/* sky_pool_info.launched: the machine is journaled before it boots. */
+static void node_launched(void *arg, int rank, const char *id, const char *host_pub)
+{
+	journal_write(arg, 1, "node %d %s - %s", rank, id, host_pub);
+}
+
 void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume)
 {
 	memset(info, 0, sizeof(*info));
@@ -33,6 +39,7 @@ void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume
 	info->request = &p->req;
 	info->node_state = node_report_state;
 	info->node_state_arg = p;
+	info->launched = node_launched;
 	info->resume = resume;
 }
 
@@ -476,10 +483,12 @@ static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, st
 	o->prov = prov;
 	o->cand = *c;
 	sweep_note_region(prov->name, c->offer.region);
-	journal_try(w->p, &c->offer);
+	journal_try(w->p, &c->offer, w->n_owners);
 	pthread_mutex_lock(&g.lock);
 	w->p->offer = c->offer;
-	worker_pool_info(w->p, &info, 0);
+	/* the pool's key pair, group and login key are the running nodes':
+	 * kept (resume), not replaced */
+	worker_pool_info(w->p, &info, 1);
 	pthread_mutex_unlock(&g.lock);
 	if ((rc = prov->prepare(&info, &o->pstate, err))) {
 		o->pstate = NULL;

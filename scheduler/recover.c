@@ -184,7 +184,7 @@ int recover_previous(struct walk *w)
 	}
 	find_candidate(w, r, &o.cand);
 	/* the new journal holds them before anything can fail */
-	journal_try(p, &o.cand.offer);
+	journal_try(p, &o.cand.offer, 0);
 	pthread_mutex_lock(&g.lock);
 	/* what the dead daemon's pool cost, and its age, carry over: a crash
 	 * must not reset a budget or a lifetime */

@@ -96,7 +96,7 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	pthread_mutex_unlock(&g.lock);
 
 	sweep_note_region(o.prov->name, c->offer.region);
-	journal_try(p, &c->offer);
+	journal_try(p, &c->offer, 0);
 	rc = o.prov->prepare(&info, &o.pstate, &err);
 	if (rc) {
 		o.pstate = NULL;

@@ -107,11 +107,15 @@ static void test_terminated_released_stopped(void **state)
 			       .market = SKY_MARKET_ON_DEMAND, .price_usd_per_hour = 1.2 };
 
 	assert_int_equal(journal_begin(&f->p, 2), 0);
-	journal_try(&f->p, &o);
+	journal_try(&f->p, &o, 0);
 	journal_write(&f->p, 1, "node 0 pod0 1.2.3.4 ");
 	journal_write(&f->p, 1, "node 1 pod1 1.2.3.5 ");
 	journal_write(&f->p, 0, "term 0 pod0");
+	/* a replacement's other candidate does not hide the pool's machines */
+	o.market = SKY_MARKET_SPOT;
+	journal_try(&f->p, &o, 1);
 	assert_int_equal(journal_replay(f->dir, &r), 0);
+	assert_int_equal(r.market, SKY_MARKET_ON_DEMAND);
 	assert_int_equal(journal_machines(&r), 1);
 	assert_string_equal(r.nodes[1].id, "pod1");
 	/* blanks in an instance type survive; no region reads back as "" */
