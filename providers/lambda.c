@@ -272,6 +272,34 @@ static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
 }
 
+/* An instance a crashed daemon recorded: still active and answering with
+ * the host key recorded on first use (the pool's known_hosts survives a
+ * resumed prepare), or not taken back. */
+static int lambda_adopt(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
+{
+	struct lambda_state *st = state;
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	struct sky_cloud_ssh ssh = { 0 };
+	struct lambda_instance in;
+	struct lambda_node *ln;
+	int rc;
+
+	if (rank < 0 || rank >= st->base.n_nodes)
+		return -EINVAL;
+	ln = &st->nodes[rank];
+	pthread_mutex_lock(&st->base.lock);
+	sky_strlcpy(ln->base.id, inst->id, sizeof(ln->base.id));
+	pthread_mutex_unlock(&st->base.lock);
+	if ((rc = wait_active(st, ln, &in, deadline, err)))
+		return rc == -EAGAIN ? -ENOENT : rc;
+	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
+	ssh.id = ln->base.id;
+	ssh.host = inst->address;
+	ssh.record_file = st->known_hosts;
+	ssh.deadline = deadline;
+	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
+}
+
 static int lambda_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)
 {
 	struct lambda_state *st = state;
@@ -422,5 +450,6 @@ const struct sky_provider_ops sky_provider_lambda = {
 	.get_instance = lambda_get_instance,
 	.terminate = lambda_terminate,
 	.teardown = lambda_teardown,
+	.adopt = lambda_adopt,
 	.sweep = lambda_sweep,
 };

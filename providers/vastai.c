@@ -570,12 +570,60 @@ static int install_deadman(struct vastai_state *st, struct sky_instance *inst,
 	return rc;
 }
 
+/* SSH to a running instance (its pinned host key, once onstart installed
+ * it), then its dead-man switch. */
+static int connect_node(struct vastai_state *st, struct vastai_node *vn, const char *host,
+			int port, struct sky_instance *inst, double deadline, struct sky_err *err)
+{
+	struct sky_cloud_ssh ssh = { 0 };
+	int rc;
+
+	sky_strlcpy(inst->address, host, sizeof(inst->address));
+	ssh.id = vn->base.id;
+	ssh.host = host;
+	ssh.port = port;
+	ssh.pinned_key = vn->host_pub;
+	/* the image's sshd shows its own key until onstart installed ours */
+	ssh.key_may_change = 1;
+	ssh.deadline = deadline;
+	rc = sky_cloud_node_connect(&st->base, &vn->base, &ssh, DEFAULT_USER, inst, err);
+	if (!rc)
+		rc = install_deadman(st, inst, err);
+	return rc;
+}
+
+/* An instance a crashed daemon recorded: still running and answering with
+ * the host key skyfs made for it, or not taken back. */
+static int vastai_adopt(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
+{
+	struct vastai_state *st = state;
+	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
+	struct vastai_node *vn;
+	char host[128];
+	int rc, port = 22;
+
+	if (rank < 0 || rank >= st->base.n_nodes)
+		return -EINVAL;
+	vn = &st->nodes[rank];
+	if (!inst->host_pub[0]) {
+		sky_err_set(err, "vastai: %s: no pinned host key recorded", inst->id);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&st->base.lock);
+	vn->id = atoll(inst->id);
+	sky_strlcpy(vn->base.id, inst->id, sizeof(vn->base.id));
+	pthread_mutex_unlock(&st->base.lock);
+	sky_strlcpy(vn->host_pub, inst->host_pub, sizeof(vn->host_pub));
+	if ((rc = wait_running(st, vn, host, sizeof(host), &port, deadline, err)))
+		return rc == -EAGAIN ? -ENOENT : rc;
+	return connect_node(st, vn, host, port, inst, deadline, err);
+}
+
 static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 			    struct sky_err *err)
 {
 	struct vastai_state *st = state;
 	struct vastai_node *vn;
-	struct sky_cloud_ssh ssh = { 0 };
 	char *key = NULL, *b64 = NULL, comment[200], host[128];
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
 	int rc, port = 22;
@@ -603,17 +651,7 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	if ((rc = attach_key(st, vn->id, err)) ||
 	    (rc = wait_running(st, vn, host, sizeof(host), &port, deadline, err)))
 		goto out;
-	sky_strlcpy(inst->address, host, sizeof(inst->address));
-	ssh.id = vn->base.id;
-	ssh.host = host;
-	ssh.port = port;
-	ssh.pinned_key = vn->host_pub;
-	/* the image's sshd shows its own key until onstart installed ours */
-	ssh.key_may_change = 1;
-	ssh.deadline = deadline;
-	rc = sky_cloud_node_connect(&st->base, &vn->base, &ssh, DEFAULT_USER, inst, err);
-	if (!rc)
-		rc = install_deadman(st, inst, err);
+	rc = connect_node(st, vn, host, port, inst, deadline, err);
 out:
 	if (b64)
 		OPENSSL_cleanse(b64, strlen(b64));
@@ -715,5 +753,6 @@ const struct sky_provider_ops sky_provider_vastai = {
 	.get_instance = vastai_get_instance,
 	.terminate = vastai_terminate,
 	.teardown = vastai_teardown,
+	.adopt = vastai_adopt,
 	.sweep = vastai_sweep,
 };

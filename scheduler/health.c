@@ -107,7 +107,7 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 			summarize(p);
 			pool_set_state(p, POOL_DEGRADED);
 		}
-	} else if (up && (n->state == NODE_UNREACHABLE || n->state == NODE_LOST)) {
+	} else if (up > 0 && (n->state == NODE_UNREACHABLE || n->state == NODE_LOST)) {
 		pool_event(p, "%s reachable again%s", n->name,
 			   n->state == NODE_LOST ? " (it was lost)" : "");
 		n->state = NODE_READY;

@@ -163,7 +163,7 @@ class LambdaTest(LambdaBase):
         os.rmdir(pool)
         self.assertAllGone()
 
-    def test_a_crashed_runs_key_and_instances_are_replaced_and_swept(self):
+    def test_a_crashed_runs_instance_is_adopted_and_its_key_replaced(self):
         pool = self.make_pool("cr", BASE, "ready", timeout=60)
         old = self.lam.live_instances()
         old_key = self.lam.ssh_keys()
@@ -174,21 +174,23 @@ class LambdaTest(LambdaBase):
         fusermount_u(self.mnt, lazy=True)
         self.assertEqual(len(self.lam.live_instances()), 1)
         self.daemon = self.start_daemon(env=self.daemon.env, args=["-o", "api_timeout=2s"])
-        # the pool comes back by itself: Lambda cannot adopt, so its journal's
-        # instance is terminated and a new one launched
+        # the pool comes back by itself and adopts its instance (its host
+        # key as recorded on first use)
         self.wait_state(pool, "ready", 60)
-        self.assertNotIn(old[0]["id"], [i["id"] for i in self.lam.live_instances()])
+        events = read(os.path.join(pool, "events"))
         self.assertIn("recovering after a daemon crash (resume): 1 machine(s) recorded on lambda",
-                      read(os.path.join(pool, "events")))
+                      events)
+        self.assertIn("node node-0 adopted: %s" % old[0]["id"], events)
+        self.assertEqual([i["id"] for i in self.lam.live_instances()], [old[0]["id"]])
+        self.submit(pool, "after", "echo after\n")
+        self.assertWait(pool, "after", 0, timeout=30)
         # the key of that name was deleted and registered anew
         keys = self.lam.ssh_keys()
         self.assertEqual(len(keys), 1, keys)
         self.assertEqual(keys[0]["name"], old_key[0]["name"])
         self.assertNotEqual(keys[0]["id"], old_key[0]["id"])
         os.rmdir(pool)
-        # the sweep by name found the crashed run's instance too
         self.assertAllGone()
-        self.assertIn(old[0]["id"], [i["id"] for i in self.lam.instances()])
 
 
 @unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")

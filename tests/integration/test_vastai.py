@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, kv_lines, read, tried_lines, wait_for
+from harness import SkyfsTestCase, fusermount_u, kv_lines, read, tried_lines, wait_for
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -182,12 +182,31 @@ class VastTest(VastBase):
         # lost at once (no node_timeout wait), and why
         wait_for(lambda: "outbid" in read(os.path.join(pool, "events")), 15,
                  what="an outbid event")
-        node = kv_lines(read(os.path.join(pool, "nodes", victim)))
-        self.assertEqual(node["state"], "lost", node)
+        # the job runs again, and the lost node is replaced by a new rental
         wait_for(lambda: kv_lines(read(os.path.join(pool, "results", "a", "status")))
-                 .get("node") not in (None, victim), 40, what="job a moved")
+                 .get("attempts") == "2", 40, what="job a started again")
+        self.wait_state(pool, "ready", 60)
+        self.assertIn("node %s replaced: " % victim, read(os.path.join(pool, "events")))
+        self.assertNotEqual(kv_lines(read(os.path.join(pool, "nodes", victim)))["instance"], inst)
         os.rmdir(pool)
         # the stopped instance is destroyed too
+        self.assertAllGone()
+
+    def test_a_crashed_daemons_instance_is_adopted(self):
+        pool = self.make_pool("cr", BASE, "ready", timeout=60)
+        old = [i["id"] for i in self.vast.live_instances()]
+        self.submit(pool, "slow", "sleep 3; echo slow done\n")
+        self.wait_job_state(pool, "slow", "running", timeout=15)
+        os.killpg(self.daemon.pid, 9)
+        self.daemon.wait_exit(10)
+        fusermount_u(self.mnt, lazy=True)
+        self.daemon = self.start_daemon(env=self.daemon.env, args=["-o", "api_timeout=2s"])
+        self.wait_state(pool, "ready", 60)
+        self.assertIn("node node-0 adopted: %s" % old[0], read(os.path.join(pool, "events")))
+        self.assertEqual([i["id"] for i in self.vast.live_instances()], old)
+        self.assertWait(pool, "slow", 0, timeout=30)
+        self.assertEqual(read(os.path.join(pool, "results", "slow", "stdout")), "slow done\n")
+        os.rmdir(pool)
         self.assertAllGone()
 
     def test_proxy_endpoint_and_max_price(self):
