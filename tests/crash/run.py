@@ -382,8 +382,19 @@ class Point:
         r = self._cmd(["ls", self.pools_dir], "ls pools")
         listed = set(r.stdout.split())
         for name in sorted(listed):
-            self._cmd(["cat", os.path.join(self.pools_dir, name, "status")],
-                      "cat pools/%s/status" % name)
+            path = os.path.join(self.pools_dir, name)
+            pool = self.pools.get(name)
+            if pool is not None and pool.rmdir_started:
+                # the recovering daemon may finish that rmdir at any moment
+                r = run_cmd(["cat", os.path.join(path, "status")], timeout=10)
+                if r.returncode != 0 and not os.path.isdir(path):
+                    listed.discard(name)
+                    continue
+                if r.returncode != 0:
+                    raise Violation(5, "cat pools/%s/status after the restart failed: %s"
+                                    % (name, r.stderr.strip()))
+                continue
+            self._cmd(["cat", os.path.join(path, "status")], "cat pools/%s/status" % name)
         for name, pool in self.pools.items():
             if name not in listed:
                 if pool.rmdir_started:
