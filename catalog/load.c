@@ -317,6 +317,10 @@ static int check_accels(char *err, size_t len, const struct cursor *c)
 		if (!fam || strcmp(fam->family, fam->name))
 			return fail(err, len, c, "%s: family %s is not a row that is its own family",
 				    cat_accels[i].name, cat_accels[i].family);
+		/* spelled as that row's name: requests compare families as written */
+		if (strcmp(cat_accels[i].family, fam->name))
+			return fail(err, len, c, "%s: family %s is not spelled as the row %s",
+				    cat_accels[i].name, cat_accels[i].family, fam->name);
 		for (a = -1; a < cat_accels[i].n_aliases; a++) {
 			const char *ka = a < 0 ? cat_keys[i].name : cat_keys[i].aliases[a];
 

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,13 +138,14 @@ void lambda_accelerator(const char *gpu_description, const char *description, ch
 	snprintf(out, len, "%s", a ? a->name : base);
 }
 
+/* 0 when absent, and for what no int holds ("gpus": 1e300): converting
+ * such a number is undefined behaviour. */
 static int json_int(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
+	double d = json_is_number(v) ? json_number_value(v) : 0;
 
-	if (json_is_integer(v))
-		return (int)json_integer_value(v);
-	return json_is_real(v) ? (int)json_real_value(v) : 0;
+	return d > INT_MIN && d < INT_MAX ? (int)d : 0;
 }
 
 int lambda_parse_instance_types(json_t *doc, struct sky_offer **out, size_t *n)

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -333,6 +334,19 @@ static double num(json_t *v)
 	return 0;
 }
 
+/* A number as an int, or a long long for ids: 0 (as when absent) for NaN
+ * and for what does not fit, since converting such a double is undefined
+ * behaviour ("gpu_ram": 1e300 must not be). */
+static int to_int(double d)
+{
+	return d > INT_MIN && d < INT_MAX ? (int)d : 0;
+}
+
+static long long to_id(double d)
+{
+	return d > -1e18 && d < 1e18 ? (long long)d : 0;
+}
+
 /* Vast's geolocation as a region word: "Texas, US" is "Texas,US" (a plan
  * or offers row is split on blanks by the tools that read it). */
 static void region_of(const char *geo, char *out, size_t len)
@@ -363,18 +377,18 @@ int vastai_parse_asks(json_t *doc, struct vastai_ask **out, size_t *n)
 	json_array_foreach(list, i, o) {
 		struct vastai_ask *a = &asks[k];
 
-		a->id = (long long)num(json_object_get(o, "id"));
+		a->id = to_id(num(json_object_get(o, "id")));
 		sky_strlcpy(a->gpu_name, sky_json_str(o, "gpu_name"), sizeof(a->gpu_name));
-		a->num_gpus = (int)num(json_object_get(o, "num_gpus"));
+		a->num_gpus = to_int(num(json_object_get(o, "num_gpus")));
 		if (a->id <= 0 || !a->gpu_name[0] || a->num_gpus <= 0)
 			continue;
-		a->gpu_ram_mb = (int)num(json_object_get(o, "gpu_ram"));
+		a->gpu_ram_mb = to_int(num(json_object_get(o, "gpu_ram")));
 		a->dph_total = num(json_object_get(o, "dph_total"));
 		a->min_bid = num(json_object_get(o, "min_bid"));
 		region_of(sky_json_str(o, "geolocation"), a->geolocation, sizeof(a->geolocation));
 		cpus = num(json_object_get(o, "cpu_cores_effective"));
-		a->vcpus = (int)(cpus > 0 ? cpus : num(json_object_get(o, "cpu_cores")));
-		a->memory_gb = (int)(num(json_object_get(o, "cpu_ram")) / 1024);
+		a->vcpus = to_int(cpus > 0 ? cpus : num(json_object_get(o, "cpu_cores")));
+		a->memory_gb = to_int(num(json_object_get(o, "cpu_ram")) / 1024);
 		k++;
 	}
 	*out = asks;
@@ -488,7 +502,7 @@ json_t *vastai_rent_body(const struct vastai_rent *r)
 
 int vastai_parse_new_contract(json_t *doc, long long *id)
 {
-	*id = (long long)num(json_object_get(doc, "new_contract"));
+	*id = to_id(num(json_object_get(doc, "new_contract")));
 	return *id > 0 ? 0 : -EPROTO;
 }
 
@@ -497,16 +511,17 @@ static void parse_instance(json_t *o, struct vastai_instance *in)
 	json_t *ports = json_object_get(json_object_get(o, "ports"), "22/tcp");
 
 	memset(in, 0, sizeof(*in));
-	in->id = (long long)num(json_object_get(o, "id"));
+	in->id = to_id(num(json_object_get(o, "id")));
 	sky_strlcpy(in->actual_status, sky_json_str(o, "actual_status"), sizeof(in->actual_status));
 	sky_strlcpy(in->intended_status, sky_json_str(o, "intended_status"),
 		    sizeof(in->intended_status));
 	sky_strlcpy(in->status_msg, sky_json_str(o, "status_msg"), sizeof(in->status_msg));
 	sky_strlcpy(in->label, sky_json_str(o, "label"), sizeof(in->label));
 	sky_strlcpy(in->ssh_host, sky_json_str(o, "ssh_host"), sizeof(in->ssh_host));
-	in->ssh_port = (int)num(json_object_get(o, "ssh_port"));
+	in->ssh_port = to_int(num(json_object_get(o, "ssh_port")));
 	sky_strlcpy(in->public_ip, sky_json_str(o, "public_ipaddr"), sizeof(in->public_ip));
-	in->direct_port = (int)num(json_object_get(json_array_get(ports, 0), "HostPort"));
+	in->direct_port = to_int(num(json_object_get(json_array_get(ports, 0),
+						     "HostPort")));
 }
 
 int vastai_parse_instances(json_t *doc, struct vastai_instance **out, size_t *n)

@@ -66,12 +66,26 @@ static int unknown_key(struct spec_ctx *c, const char *key)
 	return fail(c, -EINVAL, "unknown key \"%s\" (known: %s)", key, known);
 }
 
+/* What check_bytes() refuses in the text, refused in a value too: a JSON
+ * string's escapes ("\u0007", "\f") are only decoded after that check. */
+static int check_value(struct spec_ctx *c, const char *key, const char *val)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)val; *p; p++)
+		if ((*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n') || *p == 0x7f)
+			return fail(c, -EINVAL, "%s: invalid byte 0x%02x (control character)",
+				    key, *p);
+	return 0;
+}
+
 /* The one path every entry of either syntax goes through. */
 static int apply_entry(struct spec_ctx *c, const char *key, const char *val)
 {
 	const struct spec_key *k;
 	const char *suffix;
 	size_t row;
+	int rc;
 
 	k = spec_find_key(key, &suffix);
 	if (!k)
@@ -85,6 +99,8 @@ static int apply_entry(struct spec_ctx *c, const char *key, const char *val)
 			    key, c->key_line[row]);
 	if (!*val)
 		return fail(c, -EINVAL, "empty value for \"%s\"", key);
+	if ((rc = check_value(c, key, val)))
+		return rc;
 	if (!k->prefix)
 		c->key_line[row] = c->line;
 	return k->parse(c, k, suffix, val);

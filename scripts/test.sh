@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds a normal and an ASan/UBSan build, and runs
-# every test (cmocka unit tests and mount-level integration tests) in both.
+# every test (cmocka unit tests and mount-level integration tests) in both,
+# then each libFuzzer target for a short while (scripts/fuzz.sh).
 # The last line is the overall "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,14 +41,25 @@ run_build() {
 	echo "== $label: integration tests"
 	python3 tests/integration/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
 	summary "$log"
+	echo "== $label: crash tests"
+	python3 tests/crash/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
+	summary "$log"
 	rm -f "$log" "$log.sum"
 }
 
 run_build build "normal build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SKYFS_CRASH_POINTS=15 \
 	run_build build-asan "ASan/UBSan build" -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug
+
+# libFuzzer on every parser (build-fuzz, clang); each target is one test
+fuzz_secs=10
+echo "== fuzz: $fuzz_secs s per target"
+log=$(mktemp)
+scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee "$log"
+summary "$log"
+rm -f "$log"
 
 echo
 echo "$passed passed, $failed failed"

@@ -688,22 +688,22 @@ static void test_loader_errors(void **state)
 	expect_error(good_accels, "vastai", hdr, "offers-vastai.tsv", "live-only");
 	expect_error(good_accels, "Bad-Name", hdr, "offers-Bad-Name.tsv", "provider name");
 
-	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\nX1\tX1\tACME\t16\n", "t", NULL,
-		     "accelerators.tsv:2", "4 columns, expected 5");
-	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\nX1\tX1\tACME\tbig\t\n", "t", NULL,
-		     "accelerators.tsv:2", "memory_gb");
-	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\nX1\tX0\tACME\t16\t\n", "t", NULL,
-		     "accelerators.tsv", "family X0");
-	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\n"
-		     "X1\tX1\tACME\t16\tfoo bar\nX2\tX2\tACME\t16\tFOO_BAR\n", "t", NULL,
+#define ACC(rows) "name\tfamily\tvendor\tmemory_gb\taliases\n" rows
+	expect_error(ACC("X1\tX1\tACME\t16\n"), "t", NULL, "accelerators.tsv:2",
+		     "4 columns, expected 5");
+	expect_error(ACC("X1\tX1\tACME\tbig\t\n"), "t", NULL, "accelerators.tsv:2", "memory_gb");
+	expect_error(ACC("X1\tX0\tACME\t16\t\n"), "t", NULL, "accelerators.tsv", "family X0");
+	expect_error(ACC("X1\tX1\tACME\t16\t\nX2\tx1\tACME\t8\t\n"), "t", NULL, "accelerators.tsv",
+		     "X2: family x1 is not spelled as the row X1");
+	expect_error(ACC("X1\tX1\tACME\t16\tfoo bar\nX2\tX2\tACME\t16\tFOO_BAR\n"), "t", NULL,
 		     "accelerators.tsv", "\"foo-bar\" names both");
 	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\nX1\tX1\tACME\t16\ta,b,c,d,e,f,g,h,i\n",
 		     "t", NULL, "accelerators.tsv:2", "more than 8 aliases");
-	expect_error("name\tfamily\tvendor\tmemory_gb\taliases\nX1\tX1\tACME\t16\ta,,b\n",
-		     "t", NULL, "accelerators.tsv:2", "alias \"\"");
+	expect_error(ACC("X1\tX1\tACME\t16\ta,,b\n"), "t", NULL, "accelerators.tsv:2", "alias \"\"");
 	expect_error("name\tfamily\tvendor\taliases\n", "t", NULL, "accelerators.tsv:1", "header");
 	expect_error("# only a comment\n", "t", NULL, "accelerators.tsv", "header");
 #undef ROW
+#undef ACC
 	{
 		struct sky_embedded_file f[1] = { { "offers-t.tsv", hdr } };
 

@@ -113,6 +113,27 @@ static void test_instance_types(void **state)
 	json_decref(doc);
 }
 
+/* A spec no int holds reads as absent: converting it was undefined
+ * behaviour (found with tests/fuzz/fuzz_lambda). */
+static void test_instance_type_numbers(void **state)
+{
+	json_t *doc = load(
+		"{\"data\":{\"x\":{\"instance_type\":{\"name\":\"x\",\"price_cents_per_hour\":5,"
+		"\"specs\":{\"gpus\":1e300,\"vcpus\":-3e9,\"memory_gib\":4294967297}},"
+		"\"regions_with_capacity_available\":[{\"name\":\"r\"}]}}}");
+	struct sky_offer *o = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(lambda_parse_instance_types(doc, &o, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(o[0].accelerator_count, 0);
+	assert_int_equal(o[0].vcpus, 0);
+	assert_int_equal(o[0].memory_gb, 0);
+	free(o);
+	json_decref(doc);
+}
+
 static void test_accelerator_names(void **state)
 {
 	static const struct {
@@ -416,6 +437,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_instance_types),
+		cmocka_unit_test(test_instance_type_numbers),
 		cmocka_unit_test(test_accelerator_names),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_instances),

@@ -377,6 +377,11 @@ static void test_err_bytes(void **state)
 	expect_err("setup = a\x7fz\n", "line 1: invalid byte 0x7f (control character)");
 	/* in JSON too, before any parsing */
 	expect_err("{\"setup\": \"caf\xe9\"}", "line 1: invalid byte 0xe9 (not UTF-8)");
+	/* and after it: a JSON escape brings in nothing the text may not hold
+	 * (found by tests/fuzz/fuzz_spec_json) */
+	expect_err("{\"setup\": \"a\\fz\"}", "line 1: setup: invalid byte 0x0c (control character)");
+	expect_err("{\n\"a\": {\"region\": \"us-\\u007f\"}}",
+		   "line 2: region: invalid byte 0x7f (control character)");
 }
 
 static void test_err_size(void **state)

@@ -347,6 +347,41 @@ static void test_instances_object_and_list(void **state)
 	json_decref(doc);
 }
 
+/* Numbers no int holds (or NaN, as a string) read as absent: converting
+ * them was undefined behaviour (found by tests/fuzz/fuzz_vastai). */
+static void test_numbers_out_of_range(void **state)
+{
+	struct vastai_ask *a = NULL;
+	struct vastai_instance *in = NULL;
+	long long id;
+	size_t n = 0;
+	json_t *doc;
+
+	(void)state;
+	doc = parse("{\"offers\":[{\"id\":1e300,\"gpu_name\":\"RTX 4090\",\"num_gpus\":1},"
+		    "{\"id\":7,\"gpu_name\":\"RTX 4090\",\"num_gpus\":1,\"gpu_ram\":3.2e12,"
+		    "\"cpu_cores_effective\":-1e20,\"cpu_cores\":\"nan\",\"cpu_ram\":1e300}]}");
+	assert_int_equal(vastai_parse_asks(doc, &a, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].id, 7);
+	assert_int_equal(a[0].gpu_ram_mb, 0);
+	assert_int_equal(a[0].vcpus, 0);
+	assert_int_equal(a[0].memory_gb, 0);
+	free(a);
+	json_decref(doc);
+	doc = parse("{\"success\":true,\"new_contract\":1e19}");
+	assert_int_equal(vastai_parse_new_contract(doc, &id), -EPROTO);
+	json_decref(doc);
+	doc = parse("{\"instances\":{\"id\":5,\"ssh_port\":1e10,"
+		    "\"ports\":{\"22/tcp\":[{\"HostPort\":\"-3e9\"}]}}}");
+	assert_int_equal(vastai_parse_instances(doc, &in, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(in[0].ssh_port, 0);
+	assert_int_equal(in[0].direct_port, 0);
+	free(in);
+	json_decref(doc);
+}
+
 /* The onstart command installs the key and removes the image's, for real
  * in a scratch directory (the restart is left out: it would signal this
  * machine's sshd). */
@@ -487,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_parse_asks_and_offers),
 		cmocka_unit_test(test_rent_body),
 		cmocka_unit_test(test_instances_object_and_list),
+		cmocka_unit_test(test_numbers_out_of_range),
 		cmocka_unit_test(test_onstart),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_key),

@@ -1,0 +1,2 @@
+echo hello from a plain script
+exit 0
