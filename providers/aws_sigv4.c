@@ -215,11 +215,12 @@ static int canonical_query(const char *query, struct sky_buf *out)
 	struct sky_buf store = { 0 };
 	struct qpair *pairs = NULL;
 	size_t qlen = query ? strlen(query) : 0, n = 0, i;
-	const char *p = query, *end = query + qlen;
+	const char *p = query, *end;
 	int rc = 0;
 
 	if (!qlen)
 		return 0;
+	end = query + qlen;   /* not before: NULL + 0 is undefined too */
 	pairs = calloc(qlen / 2 + 1, sizeof(*pairs));
 	if (!pairs)
 		return -ENOMEM;
