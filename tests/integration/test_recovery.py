@@ -24,8 +24,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (SkyfsTestCase, fusermount_u, job_state, kv_lines, read, state, wait_for,
-                     write)
+from harness import (SkyfsTestCase, fusermount_u, job_state, kv_lines, read, state,
+                     tried_lines, wait_for, write)
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -347,6 +347,25 @@ class TeardownRetries(RecoveryBase):
                  what=lambda: "nothing live: %s" % self.ec2.live_instances())
         self.assertEqual(self.ec2.key_pairs(), [])
         self.assertEqual(self.ec2.security_groups(), [])
+
+
+@unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")
+class ApiDown(RecoveryBase):
+
+    def test_a_provider_whose_api_stays_down_is_skipped_for_the_walk(self):
+        # two candidates: g4dn.xlarge spot, then on demand
+        self.ec2.api_down = True
+        t0 = time.monotonic()
+        pool = self.make_pool("skip", BASE, "failed", timeout=50)
+        tried = tried_lines(read(os.path.join(pool, "plan")))
+        self.assertEqual(len(tried), 2, tried)
+        # the first met the 503s after its retries; the second is not tried
+        # against an API that does not answer
+        self.assertIn("Unavailable", tried[0])
+        self.assertIn("skipped: aws failed earlier in this walk", tried[1])
+        self.assertIn("Unavailable", read(os.path.join(pool, "status")))
+        self.assertLess(time.monotonic() - t0, 40)
+        self.assertEqual(self.ec2.instances(), [])
 
 
 def _try_read(path):
