@@ -341,6 +341,54 @@ int sky_parse_duration(const char *s, long *secs)
 	return 0;
 }
 
+int sky_parse_size(const char *s, long long *bytes)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	long long v, mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u)
+			return -EINVAL;
+		mult = 1LL << (10 * (u - units + 1));
+		end++;
+		if (toupper((unsigned char)*end) == 'I' && toupper((unsigned char)end[1]) == 'B')
+			end += 2;
+		else if (toupper((unsigned char)*end) == 'B')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v > LLONG_MAX / mult)
+		return -ERANGE;
+	*bytes = v * mult;
+	return 0;
+}
+
+void sky_fmt_size(long long bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "TiB", "GiB", "MiB", "KiB" };
+	size_t i;
+
+	for (i = 0; i < SKY_ARRAY_SIZE(units) && bytes > 0; i++) {
+		long long unit = 1LL << (10 * (SKY_ARRAY_SIZE(units) - i));
+
+		if (bytes % unit == 0) {
+			snprintf(buf, len, "%lld %s", bytes / unit, units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%lld bytes", bytes);
+}
+
 size_t sky_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j;

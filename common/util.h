@@ -53,6 +53,24 @@ void sky_fmt_time(double t, char *buf, size_t len);
 /* Parses "90s", "15m", "2h", "1d", "1h30m" or plain seconds into *secs.
  * Returns -EINVAL for anything else, including zero and overflow. */
 int sky_parse_duration(const char *s, long *secs);
+/* Parses a size: plain bytes ("4096") or a number with a binary unit, K, M,
+ * G or T (1K = 1024), optionally followed by "B" or "iB", in any case:
+ * "512M", "1G", "10GiB", "64mb". Returns -EINVAL for anything else and
+ * -ERANGE past LLONG_MAX; 0 is a valid size (the caller says what it means). */
+int sky_parse_size(const char *s, long long *bytes);
+/* Formats bytes for people: "1 GiB", "64 MiB", "1536 KiB", "1000 bytes"
+ * (the largest binary unit that divides it exactly). */
+void sky_fmt_size(long long bytes, char *buf, size_t len);
+
+/* The output limit of a job (its pool's max_output) as the transports see
+ * it: they know files, not pools, so they ask with the path of a job's
+ * stdout or stderr file. Returns the most bytes that file may hold, 0 for no
+ * limit (also for a path that is no job's). Defined by the scheduler
+ * (scheduler/results.c); takes the scheduler's lock, so a transport calls
+ * it from its own threads, never from start() or cancel() (which the
+ * scheduler calls with that lock held). */
+long long sky_output_limit(const char *path);
+
 /* Levenshtein distance (case-insensitive), for "did you mean" hints. */
 size_t sky_edit_distance(const char *a, const char *b);
 

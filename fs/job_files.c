@@ -65,16 +65,26 @@ static int job_create(const struct vpath *vp, struct fuse_file_info *fi, struct 
 	if (rc)
 		return rc;
 	fh->kind = FH_JOB;
+	fh->append = !!(fi->flags & O_APPEND);
 	fi->direct_io = 1;
 	return 0;
 }
 
 static int job_write(struct fh *fh, const char *buf, size_t size, off_t off)
 {
+	struct stat st;
 	ssize_t w;
 
 	if (fh->kind != FH_JOB)
 		return -EBADF;
+	/* O_APPEND: the kernel's offset is its idea of the file's size, which
+	 * a getattr during the upload resets (an upload's size shows as 0);
+	 * the staged file knows where its end is */
+	if (fh->append) {
+		if (fstat(fh->fd, &st))
+			return -errno;
+		off = st.st_size;
+	}
 	w = pwrite(fh->fd, buf, size, off);
 	if (w < 0)
 		return -errno;

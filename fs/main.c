@@ -17,6 +17,7 @@
 #include "providers/http.h"
 #include "transport/ssh.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "scheduler/sched.h"
 
 struct options {
@@ -173,6 +174,10 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	char state[PATH_MAX], logpath[PATH_MAX + 16], err[1024];
 	int rc;
+
+	/* the local transport's job helper is this binary (common/proc.h) */
+	if (argc > 0 && !strcmp(argv[0], SKY_JOB_HELPER))
+		return sky_job_helper_main();
 
 	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) == -1)
 		return 1;

@@ -3,6 +3,7 @@
 #define LOG_MODULE "fs"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "fs/tree.h"
 #include "common/log.h"
 #include "scheduler/sched.h"
+#include "scheduler/spec.h"
 
 static const char readme_text[] =
 	"skyfs: compute pools as directories.\n"
@@ -31,7 +33,8 @@ static const char readme_text[] =
 	"Spec keys: provider (a list), nodes, slots, accelerator (NAME[:COUNT]),\n"
 	"allocation (spot-if-available, spot, on-demand, cheapest), region,\n"
 	"max_price, vcpus, memory, dry_run, env.NAME, setup, lifetime,\n"
-	"idle_timeout; [name] sections are alternatives for the hardware keys.\n"
+	"idle_timeout, budget, max_output; [name] sections are alternatives for\n"
+	"the hardware keys.\n"
 	"See skyfs --help and the README of the project.\n";
 
 /* ---- generated text files: snapshot at open ------------------------------- */
@@ -141,8 +144,13 @@ static int pool_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 	return 0;
 }
 
+/* Pool names follow the job names' rule on a leading '.' (EINVAL): a
+ * hidden pool would be missed by ls and by shell globs over pools/, while
+ * its nodes run (and cost) on. The other rules are the scheduler's. */
 static int pool_mkdir(const struct vpath *vp)
 {
+	if (vp->pool[0] == '.')
+		return -EINVAL;
 	return sky_pool_create(vp->pool);
 }
 
@@ -196,15 +204,41 @@ static int spec_open(const struct vpath *vp, struct fuse_file_info *fi, struct f
 	return sky_pool_spec_get(vp->pool, &fh->buf);
 }
 
+/* A spec past SKY_SPEC_MAX_BYTES is refused as a whole, like any invalid
+ * spec: the pool turns invalid and its status and events say why, and
+ * nothing written so far is applied at close (a spec cut at the limit
+ * could well parse, and provision). */
+static int spec_too_big(struct fh *fh)
+{
+	/* refused on its size alone: the bytes do not matter */
+	char *big = malloc(SKY_SPEC_MAX_BYTES + 1);
+	int rc;
+
+	if (big) {
+		memset(big, '\n', SKY_SPEC_MAX_BYTES + 1);
+		rc = sky_pool_spec_set(fh->pool, big, SKY_SPEC_MAX_BYTES + 1);
+		if (rc != -EFBIG)
+			log_warn("pool %s: an oversized spec was answered %s", fh->pool,
+				 strerror(-rc));
+		free(big);
+	}
+	fh->written = 0;
+	fh->done = 1;
+	fh->err = -EFBIG;
+	return -EFBIG;
+}
+
 static int spec_write(struct fh *fh, const char *buf, size_t size, off_t off)
 {
 	size_t end = (size_t)off + size;
 	int rc;
 
+	if (fh->err)
+		return fh->err;   /* one failed write fails the spec */
 	if (fh->done)
 		return -EBUSY;    /* applied already: the pool is provisioning */
-	if (off < 0 || end > (1u << 20))
-		return -EFBIG;
+	if (off < 0 || end > SKY_SPEC_MAX_BYTES)
+		return spec_too_big(fh);
 	if (end > fh->buf.len) {
 		size_t grow = end - fh->buf.len;
 		char zeros[256] = { 0 };
@@ -223,6 +257,7 @@ static int spec_write(struct fh *fh, const char *buf, size_t size, off_t off)
 	if (rc) {
 		fh->written = 0;
 		fh->done = 1;
+		fh->err = rc;
 		return rc;
 	}
 	return (int)size;

@@ -228,6 +228,20 @@ void fs_free_open_files(void)
 		fh_free(open_files.head);
 }
 
+/* EISDIR for a directory, else EACCES: a row may serve both (the files
+ * and directories inside a result). */
+static int not_writable(const struct vpath *vp)
+{
+	struct stat st;
+
+	if (!vp->ops->readdir)
+		return -EACCES;
+	memset(&st, 0, sizeof(st));
+	if (vp->ops->getattr && !vp->ops->getattr(vp, &st) && !S_ISDIR(st.st_mode))
+		return -EACCES;
+	return -EISDIR;
+}
+
 /* For a name no row allows: refused with err when its directory exists (one
  * cannot make things there), ENOENT when the directory does not either. */
 static int refuse_new(const char *path, int err)
@@ -258,7 +272,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, int create)
 	if ((rc = resolve(path, &vp)))
 		return create && rc == -ENOENT ? refuse_new(path, -EACCES) : rc;
 	if (create ? !vp.ops->create : !vp.ops->open)
-		return create ? -EACCES : (vp.ops->readdir ? -EISDIR : -EACCES);
+		return create ? -EACCES : not_writable(&vp);
 	fh = fh_new(path);
 	if (!fh)
 		return -ENOMEM;
@@ -350,7 +364,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	path = path_of(path, fi);
 	RESOLVE(path, vp);
 	if (!vp.ops->truncate)
-		return vp.ops->readdir ? -EISDIR : -EACCES;
+		return not_writable(&vp);
 	return vp.ops->truncate(&vp, fi ? FH(fi) : NULL, size);
 }
 

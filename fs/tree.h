@@ -37,6 +37,8 @@ struct fh {
 	int written;             /* FH_SPEC, FH_JOB: written since the last apply */
 	int done;                /* FH_SPEC applied, FH_JOB submitted, FH_WAIT answered */
 	int truncated;           /* FH_SPEC opened with O_TRUNC */
+	int err;                 /* FH_SPEC: a write failed with it; so do the rest */
+	int append;              /* FH_JOB: opened with O_APPEND */
 	int broadcast;
 	char pool[256];
 	char job[256];

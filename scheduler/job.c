@@ -152,7 +152,9 @@ int job_task_exit_code(const struct sky_task *t)
 {
 	if (t->lost)
 		return EXIT_LOST;
-	if (t->error)
+	/* a job skyfs stopped (max_output) ran and was killed: 128 + signal;
+	 * one that could not start has no status of its own */
+	if (t->error && !WIFSIGNALED(t->status))
 		return EXIT_NOT_RUN;
 	if (WIFEXITED(t->status))
 		return WEXITSTATUS(t->status);

@@ -1,11 +1,16 @@
 /* The public face of results/: listing, status, exit, the blocking wait,
- * paths on disk and removal. Every call looks the job up by name under the
- * lock, so nothing here holds a pointer across an unlock. */
+ * paths on disk and removal, and the output limit the transports enforce
+ * (sky_output_limit, common/util.h). Every call looks the job up by name
+ * under the lock, so nothing here holds a pointer across an unlock. */
 #include "scheduler/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/names.h"
 
 int sky_result_list(const char *pool, sky_name_fn fn, void *arg)
 {
@@ -162,4 +167,49 @@ int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *ou
 		rc = sky_buf_printf(out, "%d\n", j->exit_code);
 	pthread_mutex_unlock(&g.lock);
 	return rc;
+}
+
+/* The pool that path lies in: "<state>/pools/<pool>/..."; lock held. The
+ * SSH transport asks with a path read back from /proc (symlinks resolved),
+ * so the state directory's real path is tried too. */
+static struct sky_pool *pool_of_path(const char *path)
+{
+	static char real[PATH_MAX];
+	static int have_real;
+	const char *bases[2] = { g.state_dir, NULL }, *rest, *slash;
+	char name[SKY_NAME_MAX + 1];
+	size_t i, n;
+
+	if (!g.state_dir[0])
+		return NULL;
+	if (!have_real)
+		have_real = realpath(g.state_dir, real) ? 1 : -1;
+	if (have_real > 0)
+		bases[1] = real;
+	for (i = 0; i < SKY_ARRAY_SIZE(bases) && bases[i]; i++) {
+		n = strlen(bases[i]);
+		if (strncmp(path, bases[i], n) || strncmp(path + n, "/pools/", 7))
+			continue;
+		rest = path + n + 7;
+		slash = strchr(rest, '/');
+		if (!slash || (size_t)(slash - rest) >= sizeof(name))
+			return NULL;
+		memcpy(name, rest, (size_t)(slash - rest));
+		name[slash - rest] = '\0';
+		return pool_get(name);
+	}
+	return NULL;
+}
+
+long long sky_output_limit(const char *path)
+{
+	struct sky_pool *p;
+	long long limit = 0;
+
+	pthread_mutex_lock(&g.lock);
+	p = pool_of_path(path);
+	if (p && p->spec_text)
+		limit = p->spec.max_output;
+	pthread_mutex_unlock(&g.lock);
+	return limit;
 }

@@ -61,6 +61,10 @@ struct sky_spec {
 	long idle_timeout_s;                    /* 0 = unlimited */
 	double budget_usd;                      /* torn down when the accrued cost
 						 * reaches it; 0 = no budget */
+	long long max_output;                   /* bytes each of a job's stdout and
+						 * stderr may hold; past it the job is
+						 * killed and fails; 0 = unlimited;
+						 * default 1 GiB */
 	int dry_run;                            /* plan only, provision nothing */
 	struct sky_spec_env *env;               /* in the order written */
 	size_t n_env;

@@ -404,6 +404,53 @@ static int format_dur_nondef(const void *b, const struct spec_key *k, struct sky
 	return format_dur(b, k, out);
 }
 
+/* max_output = 512M, 1G, 10GiB, or unlimited (also 0): each of a job's
+ * stdout and stderr; the transports enforce it (sky_output_limit). */
+static int parse_size_limit(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+			    const char *val)
+{
+	char most[32];
+	long long v;
+	int rc;
+
+	(void)suffix;
+	if (!strcasecmp(val, "unlimited")) {
+		*FIELD(c, k, long long) = 0;
+		return 0;
+	}
+	rc = sky_parse_size(val, &v);
+	if (rc == -ERANGE || (!rc && v > k->max)) {
+		sky_fmt_size(k->max, most, sizeof(most));
+		return fail(c, -EINVAL, "%s: \"%s\" is more than the %s allowed (or use "
+			    "unlimited)", k->name, val, most);
+	}
+	if (rc)
+		return fail(c, -EINVAL, "%s: invalid size \"%s\" (use e.g. 512M, 1G, 10G or "
+			    "unlimited)", k->name, val);
+	*FIELD(c, k, long long) = v;
+	return 0;
+}
+
+/* Rendered only when it is not the default, in the unit it divides. */
+static int format_size_limit(const void *b, const struct spec_key *k, struct sky_buf *out)
+{
+	static const char units[] = "TGMK";
+	long long v = *CFIELD(b, k, long long), def = 0;
+	size_t i;
+
+	if (sky_parse_size(k->def, &def) == 0 && v == def)
+		return 0;
+	if (!v)
+		return sky_buf_printf(out, "%s = unlimited\n", k->name);
+	for (i = 0; i < sizeof(units) - 1; i++) {
+		long long unit = 1LL << (10 * (sizeof(units) - 1 - i));
+
+		if (v % unit == 0)
+			return sky_buf_printf(out, "%s = %lld%c\n", k->name, v / unit, units[i]);
+	}
+	return sky_buf_printf(out, "%s = %lld\n", k->name, v);
+}
+
 static int valid_env_name(const char *n)
 {
 	if (!*n || (*n >= '0' && *n <= '9'))
@@ -499,6 +546,8 @@ const struct spec_key spec_keys[] = {
 	  "tear the pool down after this long without jobs" },
 	{ "budget", parse_price, format_price, OFF(budget_usd), 0, 0, NULL, 0, 0,
 	  "tear the pool down when its accrued cost reaches this many USD (warning at 80%)" },
+	{ "max_output", parse_size_limit, format_size_limit, OFF(max_output), 0, 1L << 50, "1G",
+	  0, 0, "the most bytes each of a job's stdout and stderr may hold (or unlimited)" },
 	{ "setup", spec_parse_text, spec_format_text, OFF(setup), 0, 0, NULL, 0, 0,
 	  "shell command run once on each node before its first job" },
 	{ "dry_run", parse_bool, format_bool, OFF(dry_run), 0, 0, NULL, 0, 0,

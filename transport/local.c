@@ -1,11 +1,42 @@
-/* Local transport: a job is a process group on this machine, spawned with
- * posix_spawn, watched through a pidfd in one epoll reaper thread.
+/* Local transport: a job is a process group on this machine. Output goes
+ * straight into the controller-side files: no copying, no pipes to drain.
  *
- * Why a pidfd: the daemon has other children (libfuse's fusermount3), so a
- * waitpid(-1) reaper could steal them; a pidfd names exactly our child, and
- * the zombie keeps its pid and process group reserved until we reap it,
- * so killing the group of leftovers is safe. Output goes straight into the
- * controller-side files: no copying, no pipes to drain. */
+ * Leftovers. A job may leave processes behind that are not in its process
+ * group (a daemon that called setsid(), a double fork), so killing the
+ * group is not enough. Each job therefore runs under a supervisor process
+ * that is a child subreaper (PR_SET_CHILD_SUBREAPER): every descendant of
+ * the job that loses its parent is re-parented to the supervisor, never to
+ * init. The supervisor spawns the job in a process group of its own, waits
+ * for it, kills its group and then every descendant left, and exits with
+ * the job's status.
+ *
+ * The helper. Forking the daemon for each supervisor is slow (a large,
+ * multi-threaded process: its page tables, and copy-on-write faults in the
+ * daemon afterwards; it cut job throughput by three), and exec'ing a
+ * supervisor binary costs tens of milliseconds of dynamic linking per job.
+ * So the daemon starts one small helper process once (itself, re-exec'd
+ * with argv[0] SKY_JOB_HELPER; the helper and the supervisors are in
+ * common/proc.c), and the helper forks a supervisor per job: a small,
+ * single-threaded process forks in well under a millisecond. A start is a
+ * request on a stream socket (the job's argv, environment, directory and
+ * output files) and returns at once: the dispatcher never waits for a
+ * fork or an exec. What happens next comes back as messages on a second
+ * socket that the reaper thread reads, sent by the supervisor itself (the
+ * helper is not on the way): started (the job's pid, for cancels; a cancel
+ * that came earlier is sent then), could not start (the errno), ended (its
+ * status). The helper reaps the supervisors (the daemon never calls
+ * waitpid(-1), which could steal libfuse's fusermount3); if it dies, the
+ * jobs it started are killed and fail, and the next start makes another.
+ *
+ * The output limit (the pool's max_output) is checked by the reaper thread:
+ * every LIMIT_POLL_MS it stats each running job's stdout and stderr, and a
+ * job whose file passed the limit is killed; the file is cut back to the
+ * limit when the job has ended, and the job fails saying why. Not
+ * RLIMIT_FSIZE: it would limit every file the job writes (its $SKY_OUTPUT,
+ * an unpacked archive, a checkpoint), a job running as root can raise it,
+ * and a job that ignores SIGXFSZ only gets EFBIG and may end "succeeded"
+ * with its output silently cut. A file may pass the limit by what a job
+ * writes in one poll interval; the truncation takes that back. */
 #define LOG_MODULE "local-exec"
 #include "transport/transport.h"
 
@@ -14,59 +45,201 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/util.h"
 #include "providers/provider.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#define LIMIT_POLL_MS 50
+#define HELPER_TIMEOUT_MS 10000   /* a helper that takes no request this long is dead */
+
+extern char **environ;
+
+/* ---- the daemon's side --------------------------------------------------------- */
 
 struct sky_exec {
-	pid_t pid;
-	int pidfd;
+	uint64_t id;               /* the helper's name for it */
+	pid_t job;                 /* the job: its process group's id, once started
+				    * (written by the reaper under L.lock) */
+	int pending_sig;           /* a cancel that came before it started */
 	char *workdir;
 	char *output_dir;
 	char *files_dest;
+	char *out_path, *err_path; /* the job's stdout and stderr files */
+	long long limit;           /* max_output: -1 until asked, 0 for none */
+	const char *over;          /* "stdout" or "stderr" once one passed it */
+	struct sky_exec *next;     /* in L.fresh (under L.lock), then the reaper's list */
 	void (*done)(void *arg, int status, const char *err, int flags);
 	void *arg;
 };
 
+enum { TAG_WAKE, TAG_EVENTS, TAG_HELPER };
+
 static struct {
 	pthread_once_t once;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;      /* the helper's request socket, fresh, job and
+				    * pending_sig of every execution */
 	int epfd;
-	int wake[2];          /* pipe to stop the reaper */
+	int wake[2];               /* pipe: new executions to watch, or stop */
+	int stopping;
+	struct sky_exec *fresh;    /* started, not yet seen by the reaper */
 	pthread_t reaper;
 	int started;
 	int start_err;
+	pid_t helper;
+	int helper_fd;             /* its pidfd: the reaper learns that it died */
+	int req_fd, ev_fd;         /* ev_fd: the reaper closes it when the helper died */
+	uint64_t next_id;
 } L = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1,
-	.wake = { -1, -1 } };
+	.wake = { -1, -1 }, .helper_fd = -1, .req_fd = -1, .ev_fd = -1 };
 
 static void exec_free(struct sky_exec *ex)
 {
-	if (ex->pidfd >= 0)
-		close(ex->pidfd);
 	free(ex->workdir);
 	free(ex->output_dir);
 	free(ex->files_dest);
+	free(ex->out_path);
+	free(ex->err_path);
 	free(ex);
 }
 
-static int siginfo_to_status(const siginfo_t *si)
+/* The helper's environment: none of the daemon's (its credentials), only
+ * what the sanitizers of a checked build read. Jobs get their own. */
+static void helper_env(char **env, size_t max)
 {
-	if (si->si_code == CLD_EXITED)
-		return (si->si_status & 0xff) << 8;
-	return si->si_status & 0x7f;   /* killed or dumped: the signal */
+	static const char *const keep[] = { "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
+					    "LSAN_OPTIONS=", "PATH=" };
+	size_t n = 0, i;
+	char **e;
+
+	for (e = environ; *e && n + 1 < max; e++)
+		for (i = 0; i < SKY_ARRAY_SIZE(keep); i++)
+			if (!strncmp(*e, keep[i], strlen(keep[i]))) {
+				env[n++] = *e;
+				break;
+			}
+	env[n] = NULL;
+}
+
+/* Starts the helper (L.lock held). */
+static int helper_spawn(void)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	char *argv[] = { SKY_JOB_HELPER, NULL }, *env[8];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_EVENTS };
+	struct epoll_event hev = { .events = EPOLLIN, .data.u32 = TAG_HELPER };
+	int rq[2] = { -1, -1 }, evs[2] = { -1, -1 }, rc;
+	sigset_t none;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, evs)) {
+		rc = -errno;
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, rq[1], SKY_JOB_HELPER_REQ_FD);
+	posix_spawn_file_actions_adddup2(&fa, evs[1], SKY_JOB_HELPER_EV_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, SKY_JOB_HELPER_EV_FD + 1);
+	/* it pins no directory (a mountpoint, the state directory) */
+	posix_spawn_file_actions_addchdir_np(&fa, "/");
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	/* its own group: what is sent to the daemon's group is not for it */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+	helper_env(env, SKY_ARRAY_SIZE(env));
+	rc = -posix_spawn(&L.helper, "/proc/self/exe", &fa, &at, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc)
+		goto out;
+	L.helper_fd = (int)syscall(SYS_pidfd_open, L.helper, 0);
+	if (L.helper_fd < 0 || epoll_ctl(L.epfd, EPOLL_CTL_ADD, evs[0], &ev) ||
+	    epoll_ctl(L.epfd, EPOLL_CTL_ADD, L.helper_fd, &hev)) {
+		rc = -errno;
+		epoll_ctl(L.epfd, EPOLL_CTL_DEL, evs[0], NULL);
+		if (L.helper_fd >= 0)
+			close(L.helper_fd);
+		L.helper_fd = -1;
+		kill(L.helper, SIGKILL);
+		waitpid(L.helper, NULL, 0);
+		goto out;
+	}
+	fcntl(L.helper_fd, F_SETFD, FD_CLOEXEC);
+	/* a helper that stopped reading must not hang the dispatcher */
+	setsockopt(rq[0], SOL_SOCKET, SO_SNDTIMEO,
+		   &(struct timeval){ HELPER_TIMEOUT_MS / 1000, 0 }, sizeof(struct timeval));
+	L.req_fd = rq[0];
+	/* the reaper reads it without the lock */
+	__atomic_store_n(&L.ev_fd, evs[0], __ATOMIC_RELEASE);
+	rq[0] = evs[0] = -1;
+out:
+	if (rc)
+		log_error("cannot start the job helper: %s", strerror(-rc));
+	for (int i = 0; i < 2; i++) {
+		if (rq[i] >= 0)
+			close(rq[i]);
+		if (evs[i] >= 0)
+			close(evs[i]);
+	}
+	return rc;
+}
+
+/* Sends one start request (L.lock held); the answer comes to the reaper. */
+static int helper_request(struct sky_exec *ex, const char *path, const char *const *argv,
+			  char *const *envp)
+{
+	struct sky_job_req h = { 0, 0, 0, 0, 0 };
+	struct sky_buf b = { 0 };
+	const char *fixed[4] = { path, ex->workdir, ex->out_path, ex->err_path };
+	size_t i;
+	int rc = 0;
+
+	if (L.req_fd < 0) {
+		/* a helper that died is replaced once the reaper has seen it go */
+		if (__atomic_load_n(&L.ev_fd, __ATOMIC_ACQUIRE) >= 0)
+			return -EAGAIN;
+		if ((rc = helper_spawn()))
+			return rc;
+	}
+	for (i = 0; i < 4; i++)
+		sky_buf_append(&b, fixed[i], strlen(fixed[i]) + 1);
+	for (i = 0; argv[i]; i++, h.nargv++)
+		sky_buf_append(&b, argv[i], strlen(argv[i]) + 1);
+	for (i = 0; envp && envp[i]; i++, h.nenv++)
+		sky_buf_append(&b, envp[i], strlen(envp[i]) + 1);
+	if (!b.data || b.len > UINT32_MAX) {
+		rc = b.data ? -E2BIG : -ENOMEM;
+		goto out;
+	}
+	h.id = ex->id = ++L.next_id;
+	h.len = (uint32_t)b.len;
+	if ((rc = sky_send_all(L.req_fd, &h, sizeof(h))) ||
+	    (rc = sky_send_all(L.req_fd, b.data, b.len))) {
+		/* the reaper sees its message socket end and fails what it ran */
+		log_error("the job helper (pid %d) does not take requests: %s", (int)L.helper,
+			  strerror(-rc));
+		kill(L.helper, SIGKILL);
+		close(L.req_fd);
+		L.req_fd = -1;
+	}
+out:
+	sky_buf_free(&b);
+	return rc;
 }
 
 /* Moves $SKY_OUTPUT's content to its destination. The working directory
@@ -89,36 +262,169 @@ work:
 	;
 }
 
-static void finish(struct sky_exec *ex)
+static long long file_size(const char *path)
 {
-	siginfo_t si;
-	int status = 0;
+	struct stat st;
 
-	memset(&si, 0, sizeof(si));
-	/* WNOWAIT: keep the zombie so its process group cannot be reused */
-	if (syscall(SYS_waitid, P_PIDFD, ex->pidfd, &si, WEXITED | WNOWAIT, NULL) == 0)
-		status = siginfo_to_status(&si);
-	else
-		log_warn("waitid(pid %d): %s", ex->pid, strerror(errno));
-	/* whatever the job left running in its group goes with it */
-	kill(-ex->pid, SIGKILL);
+	return stat(path, &st) ? 0 : (long long)st.st_size;
+}
+
+/* Cuts a file back to limit bytes (never longer: truncate(2) would grow it). */
+static void cut(const char *path, long long limit)
+{
+	if (file_size(path) > limit && truncate(path, limit))
+		log_warn("truncate %s: %s", path, strerror(errno));
+}
+
+/* Whether ex passed its limit now (first asking what it is); reaper only. */
+static int passed_limit(struct sky_exec *ex)
+{
+	if (ex->over)
+		return 1;
+	if (ex->limit < 0)
+		ex->limit = sky_output_limit(ex->out_path);
+	if (ex->limit <= 0)
+		return 0;
+	if (file_size(ex->out_path) > ex->limit)
+		ex->over = "stdout";
+	else if (file_size(ex->err_path) > ex->limit)
+		ex->over = "stderr";
+	return ex->over != NULL;
+}
+
+static void check_limits(struct sky_exec *live)
+{
+	for (; live; live = live->next)
+		if (live->job && !live->over && passed_limit(live)) {
+			log_info("job process %d: %s passed max_output (%lld bytes): killed",
+				 (int)live->job, live->over, live->limit);
+			kill(-live->job, SIGKILL);
+		}
+}
+
+/* Whether some execution still needs its limit looked at. */
+static int watching(const struct sky_exec *live)
+{
+	for (; live; live = live->next)
+		if (live->limit && !live->over)
+			return 1;
+	return 0;
+}
+
+/* The end of ex (its supervisor's status, or err when it was lost). */
+static void finish(struct sky_exec **live, struct sky_exec *ex, int status, const char *err)
+{
+	struct sky_exec **pp;
+	char why[96], size[32];
+
+	for (pp = live; *pp && *pp != ex; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = ex->next;
+	why[0] = '\0';
+	if (passed_limit(ex)) {
+		/* what was written past the limit in the last poll goes */
+		cut(ex->out_path, ex->limit);
+		cut(ex->err_path, ex->limit);
+		sky_fmt_size(ex->limit, size, sizeof(size));
+		snprintf(why, sizeof(why), "%s exceeded max_output (%s)", ex->over, size);
+		err = why;
+	}
 	collect(ex);
-	ex->done(ex->arg, status, NULL, 0);
+	ex->done(ex->arg, status, err, 0);
 	/* after done(): nobody waits for this, and the name is never reused */
 	if (ex->workdir)
 		sky_rm_rf(ex->workdir);
-	syscall(SYS_waitid, P_PIDFD, ex->pidfd, &si, WEXITED, NULL);
-	epoll_ctl(L.epfd, EPOLL_CTL_DEL, ex->pidfd, NULL);
 	exec_free(ex);
+}
+
+/* Takes the executions started since the last look into live. A start
+ * puts its execution on fresh before it sends the request, both under
+ * L.lock, so a message about it that was read before this call finds it
+ * after. (The helper never blocks on sending to us, so a start never
+ * waits for this thread while it holds L.lock.) */
+static void take_fresh(struct sky_exec **live)
+{
+	struct sky_exec *f, *next;
+	char drain[64];
+
+	while (read(L.wake[0], drain, sizeof(drain)) > 0)
+		;
+	pthread_mutex_lock(&L.lock);
+	f = L.fresh;
+	L.fresh = NULL;
+	pthread_mutex_unlock(&L.lock);
+	for (; f; f = next) {
+		next = f->next;
+		f->next = *live;
+		*live = f;
+	}
+}
+
+/* The helper died: what it supervised is lost; the next start replaces it. */
+static void helper_gone(struct sky_exec **live)
+{
+	int status = 0;
+
+	while (*live) {
+		if ((*live)->job)
+			kill(-(*live)->job, SIGKILL);
+		finish(live, *live, SIGKILL, "the job's supervisor process died");
+	}
+	pthread_mutex_lock(&L.lock);
+	epoll_ctl(L.epfd, EPOLL_CTL_DEL, L.ev_fd, NULL);
+	epoll_ctl(L.epfd, EPOLL_CTL_DEL, L.helper_fd, NULL);
+	close(L.ev_fd);
+	close(L.helper_fd);
+	L.helper_fd = -1;
+	/* supervisors still running find the socket closed, and go */
+	__atomic_store_n(&L.ev_fd, -1, __ATOMIC_RELEASE);
+	if (L.req_fd >= 0) {
+		close(L.req_fd);
+		L.req_fd = -1;
+	}
+	if (L.helper > 0 && waitpid(L.helper, &status, 0) > 0)
+		log_error("the job helper (pid %d) ended (status 0x%x)", (int)L.helper, status);
+	L.helper = 0;
+	pthread_mutex_unlock(&L.lock);
+}
+
+/* One message from the helper about ex. */
+static void handle(struct sky_exec **live, struct sky_exec *ex, const struct sky_job_msg *m)
+{
+	char why[128];
+	int sig;
+
+	switch (m->kind) {
+	case SKY_JOB_STARTED:
+		pthread_mutex_lock(&L.lock);
+		ex->job = m->value;
+		sig = ex->pending_sig;
+		pthread_mutex_unlock(&L.lock);
+		if (sig)
+			kill(-ex->job, sig);
+		break;
+	case SKY_JOB_NOT_STARTED:
+		snprintf(why, sizeof(why), "cannot start the payload: %s", strerror(m->value));
+		finish(live, ex, 0, why);
+		break;
+	default:
+		finish(live, ex, m->value, NULL);
+		break;
+	}
 }
 
 static void *reaper_main(void *arg)
 {
-	struct epoll_event evs[64];
+	struct epoll_event evs[8];
+	struct sky_job_msg msgs[256];
+	struct sky_exec *live = NULL;
 
 	(void)arg;
 	for (;;) {
-		int n = epoll_wait(L.epfd, evs, 64, -1), i;
+		int n = epoll_wait(L.epfd, evs, 8, watching(live) ? LIMIT_POLL_MS : -1), i, k = 0;
+		int gone = 0, evfd = __atomic_load_n(&L.ev_fd, __ATOMIC_ACQUIRE);
+		ssize_t r;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -126,21 +432,45 @@ static void *reaper_main(void *arg)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			if (!evs[i].data.ptr)
-				return NULL;   /* the wake pipe: shutdown */
-			finish(evs[i].data.ptr);
+		for (i = 0; i < n; i++)
+			if (evs[i].data.u32 == TAG_HELPER)
+				gone = 1;
+		/* the messages first, then what started (see take_fresh) */
+		while (evfd >= 0 && k < (int)SKY_ARRAY_SIZE(msgs)) {
+			r = recv(evfd, &msgs[k], sizeof(msgs[k]), MSG_DONTWAIT);
+			if (r == (ssize_t)sizeof(msgs[k]))
+				k++;
+			else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+				gone = 1;
+			if (r <= 0)
+				break;
 		}
+		take_fresh(&live);
+		if (__atomic_load_n(&L.stopping, __ATOMIC_ACQUIRE))
+			return NULL;
+		for (i = 0; i < k; i++) {
+			struct sky_exec *ex;
+
+			for (ex = live; ex && ex->id != msgs[i].id; ex = ex->next)
+				;
+			/* none: the second report of an end (a supervisor killed
+			 * after it reported, see common/proc.c) */
+			if (ex)
+				handle(&live, ex, &msgs[i]);
+		}
+		if (gone)
+			helper_gone(&live);
+		check_limits(live);
 	}
 	return NULL;
 }
 
 static void start_reaper(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_WAKE };
 
 	L.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (L.epfd < 0 || pipe2(L.wake, O_CLOEXEC) ||
+	if (L.epfd < 0 || pipe2(L.wake, O_CLOEXEC | O_NONBLOCK) ||
 	    epoll_ctl(L.epfd, EPOLL_CTL_ADD, L.wake[0], &ev)) {
 		L.start_err = -errno;
 		return;
@@ -148,6 +478,8 @@ static void start_reaper(void)
 	L.start_err = -pthread_create(&L.reaper, NULL, reaper_main, NULL);
 	L.started = !L.start_err;
 }
+
+/* ---- the transport's operations ------------------------------------------------ */
 
 /* One mkdir in the common case (the parent exists): this is the hot path. */
 static int make_dir(const char *path)
@@ -178,13 +510,9 @@ static void build_argv(const struct sky_exec_req *req, const char **argv)
 static int local_start(const struct sky_instance *inst, const struct sky_exec_req *req,
 		       struct sky_exec **out)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
 	const char *argv[8];
 	struct sky_exec *ex = NULL;
-	struct epoll_event ev;
-	int rc, fa_ok = 0, at_ok = 0;
+	int rc, first;
 
 	(void)inst;
 	pthread_once(&L.once, start_reaper);
@@ -194,14 +522,16 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 	ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return -ENOMEM;
-	ex->pidfd = -1;
+	ex->limit = -1;
 	ex->done = req->done;
 	ex->arg = req->arg;
 	ex->workdir = strdup(req->workdir);
 	ex->output_dir = req->output_dir ? strdup(req->output_dir) : NULL;
 	ex->files_dest = req->files_dest ? strdup(req->files_dest) : NULL;
+	ex->out_path = strdup(req->stdout_path);
+	ex->err_path = strdup(req->stderr_path);
 	if (!ex->workdir || (req->output_dir && !ex->output_dir) ||
-	    (req->files_dest && !ex->files_dest)) {
+	    (req->files_dest && !ex->files_dest) || !ex->out_path || !ex->err_path) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -213,57 +543,24 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 		if ((rc = make_dir(req->output_dir)) || (rc = sky_empty_dir(req->output_dir)))
 			goto out;
 	}
-
 	build_argv(req, argv);
-	if ((rc = -posix_spawn_file_actions_init(&fa)))
+	/* on fresh before the request goes, both under L.lock: the reaper
+	 * takes fresh (under L.lock) after reading the answer */
+	pthread_mutex_lock(&L.lock);
+	first = !L.fresh;
+	ex->next = L.fresh;
+	L.fresh = ex;
+	rc = helper_request(ex, argv[0], argv, req->envp);
+	if (rc)
+		L.fresh = ex->next;
+	else if (first && write(L.wake[1], "n", 1) < 0 && errno != EAGAIN)
+		log_warn("cannot wake the reaper: %s", strerror(errno));
+	pthread_mutex_unlock(&L.lock);
+	if (rc)
 		goto out;
-	fa_ok = 1;
-	if ((rc = -posix_spawnattr_init(&at)))
-		goto out;
-	at_ok = 1;
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, req->stdout_path,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_addopen(&fa, 2, req->stderr_path,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_addchdir_np(&fa, req->workdir);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	/* libfuse ignores SIGPIPE; ignored signals survive exec, so reset all */
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&ex->pid, argv[0], &fa, &at, (char *const *)argv, req->envp);
-	if (rc) {
-		rc = -rc;
-		goto out;
-	}
-	ex->pidfd = (int)syscall(SYS_pidfd_open, ex->pid, 0);
-	if (ex->pidfd < 0) {
-		rc = -errno;
-		kill(-ex->pid, SIGKILL);
-		waitpid(ex->pid, NULL, 0);
-		goto out;
-	}
-	fcntl(ex->pidfd, F_SETFD, FD_CLOEXEC);
-	ev.events = EPOLLIN;
-	ev.data.ptr = ex;
-	if (epoll_ctl(L.epfd, EPOLL_CTL_ADD, ex->pidfd, &ev)) {
-		rc = -errno;
-		kill(-ex->pid, SIGKILL);
-		waitpid(ex->pid, NULL, 0);
-		goto out;
-	}
 	*out = ex;
 	ex = NULL;
 out:
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (at_ok)
-		posix_spawnattr_destroy(&at);
 	if (ex) {
 		if (ex->workdir)
 			sky_rm_rf(ex->workdir);
@@ -272,18 +569,39 @@ out:
 	return rc;
 }
 
+/* A cancel before the job started is sent when it does (SIGKILL wins). */
 static int local_cancel(struct sky_exec *ex, int sig)
 {
-	return kill(-ex->pid, sig) ? -errno : 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&L.lock);
+	if (ex->job)
+		rc = kill(-ex->job, sig) ? -errno : 0;
+	else if (ex->pending_sig != SIGKILL)
+		ex->pending_sig = sig;
+	pthread_mutex_unlock(&L.lock);
+	return rc;
 }
 
 static int local_shutdown(void)
 {
 	if (!L.started)
 		return 0;
-	if (write(L.wake[1], "x", 1) != 1)
+	__atomic_store_n(&L.stopping, 1, __ATOMIC_RELEASE);
+	if (write(L.wake[1], "x", 1) != 1 && errno != EAGAIN)
 		return -errno;
 	pthread_join(L.reaper, NULL);
+	/* the helper goes when its request socket closes */
+	if (L.req_fd >= 0)
+		close(L.req_fd);
+	if (L.ev_fd >= 0)
+		close(L.ev_fd);
+	if (L.helper_fd >= 0)
+		close(L.helper_fd);
+	if (L.helper > 0)
+		waitpid(L.helper, NULL, 0);
+	L.req_fd = L.ev_fd = L.helper_fd = -1;
+	L.helper = 0;
 	close(L.wake[0]);
 	close(L.wake[1]);
 	close(L.epfd);

@@ -3,6 +3,8 @@
  * the payload into its stdin, copy stdout and stderr into the result files
  * as they arrive, take the exit status, and, when the job left files in
  * $SKY_OUTPUT, bring them back as a tar stream on a second channel.
+ * Each of stdout and stderr is written up to the pool's max_output
+ * (put_file); past it the job is killed and fails saying why.
  *
  * The remote wrapper (built in ssh.c) ends stderr with a trailer line
  * "<token> <0|1>" (a random token per execution) saying whether $SKY_OUTPUT
@@ -13,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -80,14 +83,66 @@ void ssh_exec_fail(struct sky_exec *x, const char *why, int flags)
 	finish(x, x->err, flags);
 }
 
+/* The pool's output limit for x's files, asked by the path of one of them
+ * (the scheduler knows pools by their directories). On this thread, which
+ * the scheduler never waits for while holding its lock. */
+static void learn_limit(struct sky_exec *x)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	x->limit_known = 1;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", x->out_fd >= 0 ? x->out_fd : x->err_fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	x->limit = sky_output_limit(path);
+}
+
+/* Writes a stream's bytes to its file up to max_output. The first byte
+ * past it kills the job (its process group on the node, through the cancel
+ * path) and makes it fail saying why; the rest of that stream is dropped,
+ * so a job cannot fill this machine's disk from a remote node. */
+static void put_file(struct sky_exec *x, int fd, long long *written, const char *which,
+		     const char *p, size_t n)
+{
+	char size[32];
+
+	if (fd < 0)
+		return;
+	if (!x->limit_known)
+		learn_limit(x);
+	if (x->limit > 0 && *written + (long long)n > x->limit) {
+		if (*written < x->limit)
+			sky_write_all(fd, p, (size_t)(x->limit - *written));
+		*written = x->limit;
+		if (x->over)
+			return;
+		x->over = which;
+		sky_fmt_size(x->limit, size, sizeof(size));
+		snprintf(x->err, sizeof(x->err), "%s exceeded max_output (%s)", which, size);
+		log_info("%s: %s", x->remote_dir ? x->remote_dir : "exec", x->err);
+		__atomic_store_n(&x->cancel_sig, SIGKILL, __ATOMIC_RELEASE);
+		return;
+	}
+	sky_write_all(fd, p, n);
+	*written += (long long)n;
+}
+
 static void put_stdout(struct sky_exec *x, const char *p, size_t n)
 {
 	if (x->capture) {
 		if (x->capture->len + n <= x->capture_max)
 			sky_buf_append(x->capture, p, n);
-	} else if (x->out_fd >= 0) {
-		sky_write_all(x->out_fd, p, n);
+	} else {
+		put_file(x, x->out_fd, &x->out_bytes, "stdout", p, n);
 	}
+}
+
+static void err_file(struct sky_exec *x, const char *p, size_t n)
+{
+	put_file(x, x->err_fd, &x->err_bytes, "stderr", p, n);
 }
 
 /* stderr, minus the trailer: the last sizeof(tail)/2 bytes stay held back
@@ -97,8 +152,7 @@ static void put_stderr(struct sky_exec *x, const char *p, size_t n)
 	size_t keep = sizeof(x->tail) / 2;
 
 	if (!x->token[0]) {
-		if (x->err_fd >= 0)
-			sky_write_all(x->err_fd, p, n);
+		err_file(x, p, n);
 		return;
 	}
 	while (n > 0) {
@@ -110,8 +164,7 @@ static void put_stderr(struct sky_exec *x, const char *p, size_t n)
 		n -= k;
 		if (x->tail_len > keep) {
 			size_t out = x->tail_len - keep;
-			if (x->err_fd >= 0)
-				sky_write_all(x->err_fd, x->tail, out);
+			err_file(x, x->tail, out);
 			memmove(x->tail, x->tail + out, keep);
 			x->tail_len = keep;
 		}
@@ -135,18 +188,25 @@ static void end_stderr(struct sky_exec *x)
 			break;
 		}
 	}
-	if (x->err_fd >= 0 && x->tail_len)
-		sky_write_all(x->err_fd, x->tail, x->tail_len);
+	if (x->tail_len)
+		err_file(x, x->tail, x->tail_len);
 	x->tail_len = 0;
 }
 
-/* Reads what is there on both streams. 1 at EOF, 0 when waiting, <0 on a
- * session error. */
+/* How many reads of each stream one step may do: a job that writes as
+ * fast as the link goes must not keep its connection's thread here, away
+ * from the other executions and from the cancels it sends (the kill of a
+ * job past max_output among them). The thread comes back at once: data
+ * already read by libssh2 counts as progress (ssh.c). */
+#define DRAIN_ROUNDS 32
+
+/* Reads what is there on both streams. 1 at EOF, 0 when waiting (or when
+ * there is more than one step takes), <0 on a session error. */
 static int drain(struct sky_exec *x, LIBSSH2_SESSION *s)
 {
 	char buf[131072];
 	ssize_t n;
-	int more;
+	int more, rounds = 0;
 
 	do {
 		more = 0;
@@ -166,9 +226,9 @@ static int drain(struct sky_exec *x, LIBSSH2_SESSION *s)
 		} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			return (int)n;
 		}
-	} while (more);
+	} while (more && ++rounds < DRAIN_ROUNDS);
 	(void)s;
-	return libssh2_channel_eof(x->ch) ? 1 : 0;
+	return !more && libssh2_channel_eof(x->ch) ? 1 : 0;
 }
 
 static int signal_number(const char *name)

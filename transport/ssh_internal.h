@@ -42,6 +42,12 @@ struct sky_exec {
 	int stdin_done;
 	/* where the streams go: local files, or capture (run) */
 	int out_fd, err_fd;
+	/* the pool's max_output for the files (ssh_exec.c asks once, at the
+	 * first byte): bytes written so far, and the stream that passed it */
+	int limit_known;
+	long long limit;                /* 0: none */
+	long long out_bytes, err_bytes;
+	const char *over;               /* "stdout" or "stderr", else NULL */
 	struct sky_buf *capture;        /* &cap when stdout is collected, else NULL */
 	struct sky_buf cap;
 	size_t capture_max;

@@ -283,7 +283,8 @@ static void test_err_keys(void **state)
 	expect_err("evn.FOO = 1", "line 1: unknown key \"evn.FOO\" (did you mean \"env.FOO\"?)");
 	expect_err("colour = red",
 		   "line 1: unknown key \"colour\" (known: provider, nodes, slots, accelerator, "
-		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, budget, setup, "
+		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, budget, max_output, "
+		   "setup, "
 		   "dry_run, hosts, identity, known_hosts, host_key_policy, node_timeout, "
 		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, orphan_timeout, recover, env.NAME)");
 	expect_err("alloc = spot",
@@ -447,6 +448,93 @@ static void test_err_json(void **state)
 }
 
 
+/* max_output: sizes in binary units, unlimited, the default, and what is
+ * refused; the canonical form shows it only when it is not the default. */
+static void test_max_output(void **state)
+{
+	static const struct {
+		const char *value;
+		long long bytes;
+		const char *canonical;       /* its line in sky_spec_format's output */
+	} ok[] = {
+		{ "1G", 1LL << 30, NULL },                 /* the default: not rendered */
+		{ "512M", 512LL << 20, "max_output = 512M\n" },
+		{ "64M", 64LL << 20, "max_output = 64M\n" },
+		{ "10G", 10LL << 30, "max_output = 10G\n" },
+		{ "10GiB", 10LL << 30, "max_output = 10G\n" },
+		{ "2gb", 2LL << 30, "max_output = 2G\n" },
+		{ "1536k", 1536LL << 10, "max_output = 1536K\n" },
+		{ "1T", 1LL << 40, "max_output = 1T\n" },
+		{ "4096", 4096, "max_output = 4K\n" },
+		{ "1000", 1000, "max_output = 1000\n" },
+		{ "unlimited", 0, "max_output = unlimited\n" },
+		{ "Unlimited", 0, "max_output = unlimited\n" },
+		{ "0", 0, "max_output = unlimited\n" },
+		{ "1024T", 1LL << 50, "max_output = 1024T\n" },
+	};
+	struct sky_spec s, again;
+	char text[128], err[256], *out = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse("nodes = 1\n", &s, err, sizeof(err)), 0);
+	assert_true(s.max_output == 1LL << 30);
+	sky_spec_free(&s);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "max_output = %s\n", ok[i].value);
+		expect_ok(text, &s);
+		if (s.max_output != ok[i].bytes)
+			fail_msg("%s: %lld bytes, expected %lld", ok[i].value, s.max_output,
+				 ok[i].bytes);
+		assert_int_equal(sky_spec_format(&s, &out), 0);
+		if (ok[i].canonical)
+			assert_non_null(strstr(out, ok[i].canonical));
+		else
+			assert_null(strstr(out, "max_output"));
+		/* and the canonical form reads back the same */
+		assert_int_equal(parse(out, &again, err, sizeof(err)), 0);
+		assert_true(again.max_output == s.max_output);
+		free(out);
+		sky_spec_free(&again);
+		sky_spec_free(&s);
+	}
+	/* JSON: a number is its text, so bytes; a string may have a unit */
+	assert_int_equal(parse("{\"max_output\": 1048576}", &s, err, sizeof(err)), 0);
+	assert_true(s.max_output == 1LL << 20);
+	sky_spec_free(&s);
+	assert_int_equal(parse("{\"max_output\": \"unlimited\"}", &s, err, sizeof(err)), 0);
+	assert_true(s.max_output == 0);
+	sky_spec_free(&s);
+
+	expect_err("max_output = lots", "line 1: max_output: invalid size \"lots\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = -1", "line 1: max_output: invalid size \"-1\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = 1.5G", "line 1: max_output: invalid size \"1.5G\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = 1 G", "line 1: max_output: invalid size \"1 G\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = 1GX", "line 1: max_output: invalid size \"1GX\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = 1P", "line 1: max_output: invalid size \"1P\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = none", "line 1: max_output: invalid size \"none\" "
+		   "(use e.g. 512M, 1G, 10G or unlimited)");
+	expect_err("max_output = 1025T", "line 1: max_output: \"1025T\" is more than the "
+		   "1024 TiB allowed (or use unlimited)");
+	expect_err("max_output = 99999999999999999999",
+		   "line 1: max_output: \"99999999999999999999\" is more than the 1024 TiB "
+		   "allowed (or use unlimited)");
+	expect_err("max_output = 9999999999T", "line 1: max_output: \"9999999999T\" is more "
+		   "than the 1024 TiB allowed (or use unlimited)");
+	expect_err("max_output = 1G\nmax_output = 2G\n",
+		   "line 2: duplicate key \"max_output\" (first on line 1)");
+	expect_err("max_outptu = 1G",
+		   "line 1: unknown key \"max_outptu\" (did you mean \"max_output\"?)");
+	expect_err("[a]\nmax_output = 1G\n", "line 2: \"max_output\" applies to the whole "
+		   "pool: set it before the first [section]");
+}
+
 static void test_err_buffers(void **state)
 {
 	struct sky_spec s;
@@ -475,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_err_size),
 		cmocka_unit_test(test_err_json),
 		cmocka_unit_test(test_err_buffers),
+		cmocka_unit_test(test_max_output),
 		cmocka_unit_test(test_accelerator_alias_with_spaces_json),
 		cmocka_unit_test(test_unknown_accelerator),
 	};
