@@ -39,7 +39,7 @@ run_build() {
 	echo "$ok passed, $fail failed" >"$log.sum"
 	summary "$log.sum"
 	echo "== $label: integration tests"
-	python3 tests/integration/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
+	python3 tests/integration/run.py --skyfs "$dir/skyfs" -j 2 2>&1 | tee "$log"
 	summary "$log"
 	echo "== $label: crash tests"
 	python3 tests/crash/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
