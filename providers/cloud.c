@@ -444,3 +444,21 @@ void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id
 	if (p->launched && id[0])
 		p->launched(p->node_state_arg, rank, id, host_pub ? host_pub : "");
 }
+
+int sky_cloud_adopt_begin(struct sky_cloud_pool *p, int rank, const struct sky_instance *inst,
+			  int pinned, struct sky_err *err)
+{
+	struct sky_cloud_node *n;
+
+	if (rank < 0 || rank >= p->n_nodes)
+		return -EINVAL;
+	if (pinned && !inst->host_pub[0]) {
+		sky_err_set(err, "%s: %s: no pinned host key recorded", p->provider, inst->id);
+		return -EPROTO;
+	}
+	n = sky_cloud_node(p, rank);
+	pthread_mutex_lock(&p->lock);
+	sky_strlcpy(n->id, inst->id, sizeof(n->id));
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}

@@ -200,6 +200,10 @@ int sky_cloud_pool_hash_in(const char *name, const char *mount_id, char out[9]);
  * container sees it: the SSH session's value, else PID 1's (RunPod and
  * Vast.ai give their per-machine keys to the container, not to sshd). */
 int sky_cloud_env_ref(struct sky_buf *out, const char *name);
+/* The start of every adopt(): rank in range, a recorded pinned host key
+ * when pinned, and the node's id set to the recorded machine's. */
+int sky_cloud_adopt_begin(struct sky_cloud_pool *p, int rank, const struct sky_instance *inst,
+			  int pinned, struct sky_err *err);
 /* Tells the scheduler node rank has machine id (sky_pool_info.launched). */
 void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id,
 			const char *host_pub);

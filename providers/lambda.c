@@ -241,12 +241,28 @@ static int wait_active(struct lambda_state *st, struct lambda_node *ln,
 	}
 }
 
+/* SSH to an active instance; no user data means no key of ours on it: its
+ * first one is recorded (and checked from then on). */
+static int connect_node(struct lambda_state *st, struct lambda_node *ln,
+			const struct lambda_instance *in, struct sky_instance *inst, double deadline,
+			struct sky_err *err)
+{
+	struct sky_cloud_ssh ssh = { 0 };
+
+	sky_strlcpy(inst->address, in->ip, sizeof(inst->address));
+	ssh.id = ln->base.id;
+	ssh.host = inst->address;
+	ssh.pinned_key = NULL;
+	ssh.record_file = st->known_hosts;
+	ssh.deadline = deadline;
+	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
+}
+
 static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 			    struct sky_err *err)
 {
 	struct lambda_state *st = state;
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
-	struct sky_cloud_ssh ssh = { 0 };
 	struct lambda_instance in;
 	struct lambda_node *ln;
 	int rc;
@@ -262,14 +278,7 @@ static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 	sky_cloud_launched(&st->base, rank, inst->id, NULL);
 	if ((rc = wait_active(st, ln, &in, deadline, err)))
 		return rc;
-	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
-	ssh.id = ln->base.id;
-	ssh.host = inst->address;
-	/* no user data: no key of ours on the node; its first one is recorded */
-	ssh.pinned_key = NULL;
-	ssh.record_file = st->known_hosts;
-	ssh.deadline = deadline;
-	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
+	return connect_node(st, ln, &in, inst, deadline, err);
 }
 
 /* An instance a crashed daemon recorded: still active and answering with
@@ -279,25 +288,16 @@ static int lambda_adopt(void *state, int rank, struct sky_instance *inst, struct
 {
 	struct lambda_state *st = state;
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
-	struct sky_cloud_ssh ssh = { 0 };
 	struct lambda_instance in;
 	struct lambda_node *ln;
 	int rc;
 
-	if (rank < 0 || rank >= st->base.n_nodes)
-		return -EINVAL;
+	if ((rc = sky_cloud_adopt_begin(&st->base, rank, inst, 0, err)))
+		return rc;
 	ln = &st->nodes[rank];
-	pthread_mutex_lock(&st->base.lock);
-	sky_strlcpy(ln->base.id, inst->id, sizeof(ln->base.id));
-	pthread_mutex_unlock(&st->base.lock);
 	if ((rc = wait_active(st, ln, &in, deadline, err)))
 		return rc == -EAGAIN ? -ENOENT : rc;
-	sky_strlcpy(inst->address, in.ip, sizeof(inst->address));
-	ssh.id = ln->base.id;
-	ssh.host = inst->address;
-	ssh.record_file = st->known_hosts;
-	ssh.deadline = deadline;
-	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
+	return connect_node(st, ln, &in, inst, deadline, err);
 }
 
 static int lambda_get_instance(void *state, struct sky_instance *inst, struct sky_err *err)

@@ -546,15 +546,10 @@ static int rp_adopt(void *state, int rank, struct sky_instance *inst, struct sky
 	double deadline = sky_mono() + (double)sky_cloud_boot_s(&st->base);
 	int rc;
 
-	if (rank < 0 || rank >= st->base.n_nodes)
-		return -EINVAL;
+	if ((rc = sky_cloud_adopt_begin(&st->base, rank, inst, 1, err)))
+		return rc;
 	an = &st->nodes[rank];
-	if (!inst->host_pub[0]) {
-		sky_err_set(err, "runpod: %s: no pinned host key recorded", inst->id);
-		return -EPROTO;
-	}
 	pthread_mutex_lock(&st->base.lock);
-	sky_strlcpy(an->base.id, inst->id, sizeof(an->base.id));
 	an->deployed_at = 0;
 	pthread_mutex_unlock(&st->base.lock);
 	sky_strlcpy(an->host_pub, inst->host_pub, sizeof(an->host_pub));

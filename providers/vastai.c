@@ -602,16 +602,11 @@ static int vastai_adopt(void *state, int rank, struct sky_instance *inst, struct
 	char host[128];
 	int rc, port = 22;
 
-	if (rank < 0 || rank >= st->base.n_nodes)
-		return -EINVAL;
+	if ((rc = sky_cloud_adopt_begin(&st->base, rank, inst, 1, err)))
+		return rc;
 	vn = &st->nodes[rank];
-	if (!inst->host_pub[0]) {
-		sky_err_set(err, "vastai: %s: no pinned host key recorded", inst->id);
-		return -EPROTO;
-	}
 	pthread_mutex_lock(&st->base.lock);
 	vn->id = atoll(inst->id);
-	sky_strlcpy(vn->base.id, inst->id, sizeof(vn->base.id));
 	pthread_mutex_unlock(&st->base.lock);
 	sky_strlcpy(vn->host_pub, inst->host_pub, sizeof(vn->host_pub));
 	if ((rc = wait_running(st, vn, host, sizeof(host), &port, deadline, err)))
