@@ -760,9 +760,7 @@ class Point:
         self.scenario = sc
         self.run_teardown = False
         if self.run.ec2:
-            self.env = {"AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET,
-                        "AWS_ENDPOINT_URL_EC2": self.run.ec2.url,
-                        "SKYFS_CHECKIP_URL": self.run.ec2.checkip_url}
+            self.env = self.run.ec2.daemon_env()
             self.calls_before = len(self.run.ec2.calls)
             self.fake_before = (set(self.run.ec2.key_pairs()),
                                 {g["name"] for g in self.run.ec2.security_groups()})

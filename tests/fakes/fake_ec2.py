@@ -443,6 +443,14 @@ class FakeEC2:
         self.url = "http://127.0.0.1:%d/" % self.port
         self.checkip_url = "http://127.0.0.1:%d/checkip" % self.port
 
+    def daemon_env(self, secret=None):
+        """The environment that points a skyfs daemon at this fake with its
+        credentials (secret: another secret key, to be refused)."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key if secret is None else secret,
+                "AWS_ENDPOINT_URL_EC2": self.url,
+                "SKYFS_CHECKIP_URL": self.checkip_url}
+
     # ---- context ----
 
     def __enter__(self):

@@ -40,12 +40,8 @@ class AwsBase(SkyfsTestCase):
         self.ec2 = FakeEC2(self.fake_dir, access_key=ACCESS, secret_key=SECRET)
         self.ec2.__enter__()
         self.addCleanup(self.ec2.__exit__, None, None, None)
-        self.daemon = self.start_daemon(env={
-            "AWS_ACCESS_KEY_ID": ACCESS,
-            "AWS_SECRET_ACCESS_KEY": self.secret,
-            "AWS_ENDPOINT_URL_EC2": self.ec2.url,
-            "SKYFS_CHECKIP_URL": self.ec2.checkip_url,
-        }, args=["-o", "api_timeout=2s"])
+        self.daemon = self.start_daemon(env=self.ec2.daemon_env(self.secret),
+                                        args=["-o", "api_timeout=2s"])
 
     def assertNoSecret(self):
         """The secret is in no file under the mount, and not in the log."""

@@ -47,11 +47,7 @@ class CloudsTest(SkyfsTestCase):
         lam.instance_types[LAMBDA_TYPE]["price_cents"] = 800
         lam.instance_types[LAMBDA_TYPE]["regions"] = ["us-east-1"]
         ec2, rp, vast = self.fakes["aws"], self.fakes["runpod"], self.fakes["vastai"]
-        self.daemon = self.start_daemon(env={
-            "AWS_ACCESS_KEY_ID": ec2.access_key,
-            "AWS_SECRET_ACCESS_KEY": ec2.secret_key,
-            "AWS_ENDPOINT_URL_EC2": ec2.url,
-            "SKYFS_CHECKIP_URL": ec2.checkip_url,
+        self.daemon = self.start_daemon(env=dict(ec2.daemon_env(), **{
             "RUNPOD_API_KEY": rp.api_key,
             "SKYFS_RUNPOD_URL": rp.url,
             "VAST_API_KEY": vast.api_key,
@@ -59,7 +55,7 @@ class CloudsTest(SkyfsTestCase):
             "LAMBDA_API_KEY": lam.api_key,
             "SKYFS_LAMBDA_URL": lam.url,
             "SKYFS_LAMBDA_LAUNCH_INTERVAL_MS": "100",
-        }, args=["-o", "api_timeout=2s"])
+        }), args=["-o", "api_timeout=2s"])
 
     def live(self):
         """{provider: live instances} of every fake."""

@@ -54,12 +54,7 @@ class RecoveryBase(SkyfsTestCase):
         self.addCleanup(self.ec2.__exit__, None, None, None)
         # runs first (LIFO): the daemons go while the fake answers
         self.addCleanup(self._stop_daemons)
-        self.env = {
-            "AWS_ACCESS_KEY_ID": ACCESS,
-            "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_ENDPOINT_URL_EC2": self.ec2.url,
-            "SKYFS_CHECKIP_URL": self.ec2.checkip_url,
-        }
+        self.env = self.ec2.daemon_env()
         self.daemon = self.start_daemon(env=self.env, args=self.args())
 
     def args(self, *more):
