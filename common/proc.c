@@ -23,6 +23,12 @@ extern char **environ;
 int sky_run_capture(char *const argv[], int timeout_ms, struct sky_buf *out, size_t max,
 		    int *status)
 {
+	return sky_run_capture_env(argv, environ, timeout_ms, out, max, status);
+}
+
+int sky_run_capture_env(char *const argv[], char *const envp[], int timeout_ms,
+			struct sky_buf *out, size_t max, int *status)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t all;
@@ -41,7 +47,7 @@ int sky_run_capture(char *const argv[], int timeout_ms, struct sky_buf *out, siz
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = -posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+	rc = -posix_spawnp(&pid, argv[0], &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(pfd[1]);

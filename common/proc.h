@@ -13,6 +13,10 @@
  * it could not start (-ENOENT: not installed). */
 int sky_run_capture(char *const argv[], int timeout_ms, struct sky_buf *out, size_t max,
 		    int *status);
+/* The same with the environment envp instead of the daemon's (which may
+ * hold credentials the command must not see). */
+int sky_run_capture_env(char *const argv[], char *const envp[], int timeout_ms,
+			struct sky_buf *out, size_t max, int *status);
 
 /* The job helper (transport/local.c says why it exists): a small process,
  * this binary re-exec'd with argv[0] SKY_JOB_HELPER, that forks a

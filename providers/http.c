@@ -182,6 +182,8 @@ int sky_http_do(struct sky_http *h, const struct sky_http_req *req, struct sky_h
 	hdrs = tmp;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->unix_socket)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if (req->body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);

@@ -27,6 +27,8 @@ struct sky_http_req {
 	size_t body_len;
 	int timeout_ms;                 /* the whole request; the default when 0 */
 	size_t max_response;            /* bytes of body kept; 16 MiB when 0 */
+	const char *unix_socket;        /* connect to this socket instead of the URL's
+					 * host (slurmrestd); NULL for TCP */
 };
 
 struct sky_http_resp {

@@ -55,7 +55,7 @@ static int attempt(void *arg, struct sky_api_error *e, long *retry_after)
 	struct sky_http_resp resp = { 0 };
 	struct sky_http_req req = { 0 };
 	struct sky_buf auth = { 0 };
-	const char *headers[3];
+	const char *headers[3 + 4];
 	json_t *doc = NULL;
 	json_error_t jerr;
 	size_t nh = 0;
@@ -69,6 +69,8 @@ static int attempt(void *arg, struct sky_api_error *e, long *retry_after)
 			goto out;
 		headers[nh++] = auth.data;
 	}
+	for (size_t i = 0; i < r->n_headers && i < 4; i++)
+		headers[nh++] = r->headers[i];
 	req.method = r->method;
 	req.url = r->url;
 	req.headers = headers;
@@ -76,6 +78,7 @@ static int attempt(void *arg, struct sky_api_error *e, long *retry_after)
 	req.body = payload;
 	req.body_len = payload ? strlen(payload) : 0;
 	req.timeout_ms = r->timeout_ms;
+	req.unix_socket = r->unix_socket;
 	rc = sky_http_do(a->h, &req, &resp);
 	*retry_after = resp.retry_after_ms;
 	if (rc) {
@@ -104,8 +107,14 @@ static int attempt(void *arg, struct sky_api_error *e, long *retry_after)
 				 text[0] ? ": " : "", text);
 		}
 		rc = sky_api_errno(e->kind) ? sky_api_errno(e->kind) : -EIO;
+		if (r->keep_error_doc) {
+			json_decref(*a->out);
+			*a->out = doc;
+			doc = NULL;
+		}
 		goto out;
 	}
+	json_decref(*a->out);   /* an earlier attempt's refusal (keep_error_doc) */
 	*a->out = doc;
 	doc = NULL;
 out:

@@ -22,6 +22,12 @@ struct sky_api_req {
 	const char *method;            /* "GET", "POST", "PUT", "DELETE" */
 	const char *url;
 	const char *bearer;            /* the API key, sent as "Authorization: Bearer KEY" */
+	const char *const *headers;    /* more "Name: value" lines (at most 4; the caller
+					* wipes any secret among them) */
+	size_t n_headers;
+	const char *unix_socket;       /* sky_http_req's */
+	int keep_error_doc;            /* a refusal's JSON document goes to *out too
+					* (the caller frees it): it may say more */
 	json_t *body;                  /* borrowed; NULL for none */
 	sky_api_classify_fn classify;  /* NULL: sky_api_classify_status */
 	struct sky_retry retry;        /* max_attempts 0: SKY_RETRY_DEFAULT */
@@ -29,7 +35,8 @@ struct sky_api_req {
 };
 
 /* One call with retries. 0 and *out (the parsed answer, json_decref; an
- * empty body is JSON null), or -errno (sky_api_errno of the kind) with e. */
+ * empty body is JSON null), or -errno (sky_api_errno of the kind) with e
+ * (and with keep_error_doc, *out the refusal's document or NULL). */
 int sky_api_json(struct sky_http *h, const struct sky_api_req *r, json_t **out,
 		 struct sky_api_error *e);
 

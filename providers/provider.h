@@ -81,6 +81,9 @@ struct sky_instance {
 	 * the pool's journal so that a later daemon can adopt the machine;
 	 * "" when the key is not pinned */
 	char host_pub[128];
+	/* more options for each job's launcher, space-separated (srun's
+	 * "--cpus-per-task=2"); "" for none */
+	char launch[128];
 	/* device ids the node's slots split between them ("0", "1", ...) */
 	char devices[16][16];
 	int n_devices;
@@ -108,6 +111,16 @@ struct sky_pool_info {
 	 * crash during the boot does not lose it. Same thread as provision.
 	 * May be NULL; arg is node_state_arg. */
 	void (*launched)(void *arg, int rank, const char *id, const char *host_pub);
+	/* For providers whose provision() waits in a queue outside skyfs (a
+	 * batch scheduler): what node rank waits for now ("slurm job 42
+	 * PENDING (Resources)"), "" once it waits no more. The pool reads
+	 * "pending" while one of its nodes waits. Same thread as provision;
+	 * may be NULL; arg is node_state_arg. */
+	void (*waiting)(void *arg, int rank, const char *what);
+	/* Non-zero once the pool is being stopped (rmdir, unmount, a limit):
+	 * a provision() that may wait without bound asks between polls and
+	 * gives up with -ECANCELED. May be NULL; arg is node_state_arg. */
+	int (*stopping)(void *arg);
 	/* The pool is coming back after a daemon crash: prepare() keeps the
 	 * per-pool resources a previous run made (login key, key pair,
 	 * security group) instead of replacing them, so adopt() can reach

@@ -18,6 +18,7 @@ extern const struct sky_provider_ops sky_provider_aws;
 extern const struct sky_provider_ops sky_provider_vastai;
 extern const struct sky_provider_ops sky_provider_lambda;
 extern const struct sky_provider_ops sky_provider_runpod;
+extern const struct sky_provider_ops sky_provider_slurm;
 
 static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_local,
@@ -26,6 +27,7 @@ static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_vastai,
 	&sky_provider_lambda,
 	&sky_provider_runpod,
+	&sky_provider_slurm,
 };
 
 const struct sky_provider_ops *sky_provider_find(const char *name)

@@ -64,21 +64,15 @@ static void summarize(struct sky_pool *p)
 		p->error[0] = '\0';
 }
 
-void node_report_state(void *arg, int rank, int up, const char *why)
+/* What a provider (or a transport) said about node n; lock held. */
+static void node_reported(struct sky_pool *p, struct sky_node *n, int up, const char *why)
 {
-	struct sky_pool *p = arg;
-	struct sky_node *n;
-
-	pthread_mutex_lock(&g.lock);
-	if (!p->nodes || rank < 0 || rank >= p->n_nodes || p->stop)
-		goto out;
-	n = &p->nodes[rank];
 	/* while provisioning, the provider decides (a node may first show its
 	 * image's host key and then the pinned one) */
 	if (up < 0 && n->state != NODE_PROVISIONING)
 		n->gone = 1;
 	else if (up > 0 && n->gone)
-		goto out;   /* its address may belong to another machine by now */
+		return;   /* its address may belong to another machine by now */
 	if (n->state == NODE_PROVISIONING) {
 		/* remembered for the worker, which makes it ready or not */
 		n->unreachable_since = up > 0 ? 0 : sky_mono();
@@ -121,8 +115,68 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 		}
 		sched_kick();
 	}
+}
+
+void node_report_state(void *arg, int rank, int up, const char *why)
+{
+	struct sky_pool *p = arg;
+
+	pthread_mutex_lock(&g.lock);
+	if (p->nodes && rank >= 0 && rank < p->n_nodes && !p->stop)
+		node_reported(p, &p->nodes[rank], up, why);
+	pthread_mutex_unlock(&g.lock);
+}
+
+void node_suspect(struct sky_node *n, const char *why)
+{
+	if (n->state == NODE_READY && !n->pool->stop)
+		node_reported(n->pool, n, 0, why);
+}
+
+/* Lock held: provisioning is pending while a node waits in a queue. */
+static void settle_pending(struct sky_pool *p)
+{
+	int i, any = 0;
+
+	for (i = 0; p->nodes && i < p->n_nodes && !any; i++)
+		any = p->nodes[i].waiting[0] != '\0';
+	if (any && p->state == POOL_PROVISIONING)
+		pool_set_state(p, POOL_PENDING);
+	else if (!any && p->state == POOL_PENDING)
+		pool_set_state(p, POOL_PROVISIONING);
+}
+
+void node_report_waiting(void *arg, int rank, const char *what)
+{
+	struct sky_pool *p = arg;
+	struct sky_node *n;
+
+	pthread_mutex_lock(&g.lock);
+	if (!p->nodes || rank < 0 || rank >= p->n_nodes)
+		goto out;
+	n = &p->nodes[rank];
+	if (!what)
+		what = "";
+	if (strcmp(n->waiting, what)) {
+		if (*what)
+			pool_event(p, "%s waiting: %s", n->name, what);
+		snprintf(n->waiting, sizeof(n->waiting), "%s", what);
+		pthread_cond_broadcast(&g.changed);
+	}
+	settle_pending(p);
 out:
 	pthread_mutex_unlock(&g.lock);
+}
+
+int pool_stopping(void *arg)
+{
+	struct sky_pool *p = arg;
+	int stop;
+
+	pthread_mutex_lock(&g.lock);
+	stop = p->stop != STOP_NONE || g.quitting;
+	pthread_mutex_unlock(&g.lock);
+	return stop;
 }
 
 void node_check_timeouts(struct sky_pool *p, double now_mono)

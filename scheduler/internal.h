@@ -30,6 +30,7 @@ struct sky_exec;
 enum sky_pool_state {
 	POOL_EMPTY, POOL_INVALID, POOL_PROVISIONING, POOL_READY, POOL_DEGRADED,
 	POOL_FAILED, POOL_TERMINATING, POOL_STOPPED, POOL_PLANNED,
+	POOL_PENDING,   /* provisioning, with a node waiting in a provider's queue */
 };
 enum sky_job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_LOST,
@@ -68,6 +69,8 @@ struct sky_node {
 	double replace_after;            /* sky_mono(): not before (backoff) */
 	int replacements;                /* how often this rank was replaced */
 	char error[512];
+	char waiting[256];               /* what its provisioning waits for in the
+					  * provider's queue, "" when nothing */
 };
 
 /* One execution of a job on one node; a broadcast job has one per node. */
@@ -261,6 +264,13 @@ void job_expand_pending(struct sky_pool *p);            /* lock held */
 /* The providers' node_state callback (struct sky_pool_info); arg is the
  * pool. Takes the lock. */
 void node_report_state(void *arg, int rank, int up, const char *why);
+/* A job's transport said the node failed under it, and the transport's
+ * word stands for the node (transport suspect_on_lost): no job goes there
+ * until its provider says it is up (lock held). */
+void node_suspect(struct sky_node *n, const char *why);
+/* sky_pool_info.waiting and .stopping; arg is the pool. Take the lock. */
+void node_report_waiting(void *arg, int rank, const char *what);
+int pool_stopping(void *arg);
 /* Declares nodes unreachable past spec.node_timeout lost (lock held). */
 void node_check_timeouts(struct sky_pool *p, double now_mono);
 /* Whether every node is ready (the pool can be READY rather than DEGRADED). */

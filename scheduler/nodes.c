@@ -40,6 +40,8 @@ void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume
 	info->node_state = node_report_state;
 	info->node_state_arg = p;
 	info->launched = node_launched;
+	info->waiting = node_report_waiting;
+	info->stopping = pool_stopping;
 	info->resume = resume;
 }
 
@@ -137,6 +139,7 @@ static int provision_node(struct sky_pool *p, int i, void *arg)
 		if (inst.id[0])
 			journal_node(p, i, &inst);
 	}
+	node_report_waiting(p, i, "");
 	pthread_mutex_lock(&g.lock);
 	/* even a failed node may exist: teardown needs its id */
 	n->inst = inst;
@@ -524,6 +527,7 @@ static int replace_one(struct walk *w, struct sky_node *n)
 			rc = o->prov->get_instance(o->pstate, &inst, &err);
 		if (inst.id[0])
 			journal_node(p, n->rank, &inst);
+		node_report_waiting(p, n->rank, "");
 		pthread_mutex_lock(&g.lock);
 		n->inst = inst;
 		n->owner = (int)(o - w->owners);

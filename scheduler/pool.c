@@ -21,7 +21,7 @@ static const char *const pool_state_names[] = {
 	[POOL_PROVISIONING] = "provisioning", [POOL_READY] = "ready",
 	[POOL_DEGRADED] = "degraded", [POOL_FAILED] = "failed",
 	[POOL_TERMINATING] = "terminating", [POOL_STOPPED] = "stopped",
-	[POOL_PLANNED] = "planned",
+	[POOL_PLANNED] = "planned", [POOL_PENDING] = "pending",
 };
 
 const char *pool_state_name(enum sky_pool_state s)
@@ -298,7 +298,8 @@ int sky_pool_spec_get(const char *name, struct sky_buf *out)
 static int spec_locked(const struct sky_pool *p)
 {
 	switch (p->state) {
-	case POOL_PROVISIONING: case POOL_READY: case POOL_DEGRADED: case POOL_TERMINATING:
+	case POOL_PROVISIONING: case POOL_PENDING: case POOL_READY: case POOL_DEGRADED:
+	case POOL_TERMINATING:
 		return 1;
 	default:
 		return p->removing || (p->worker_alive && !p->worker_done);

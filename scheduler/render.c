@@ -33,6 +33,10 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 	sky_buf_printf(out, "%s\n", pool_state_name(p->state));
 	if (p->error[0])
 		sky_buf_printf(out, "%s\n", p->error);
+	for (i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].waiting[0])
+			sky_buf_printf(out, "waiting: %s %s\n", p->nodes[i].name,
+				       p->nodes[i].waiting);
 	sky_buf_printf(out, "pool: %s\n", p->name);
 	if (p->spec_text) {
 		/* the offer in use once there is one, else what the spec allows */
@@ -124,6 +128,8 @@ int render_node(const struct sky_node *n, struct sky_buf *out)
 	}
 	if (n->inst.host_key[0])
 		sky_buf_printf(out, "host_key: %s\n", n->inst.host_key);
+	if (n->waiting[0])
+		sky_buf_printf(out, "waiting: %s\n", n->waiting);
 	if (n->error[0])
 		sky_buf_printf(out, "error: %s\n", n->error);
 	return out->data ? 0 : -ENOMEM;

@@ -122,6 +122,9 @@ static void task_done(void *arg, int status, const char *err, int flags)
 	struct sky_task *t = arg;
 
 	pthread_mutex_lock(&g.lock);
+	if ((flags & SKY_EXEC_NODE_LOST) && t->node && t->node->inst.transport &&
+	    t->node->inst.transport->suspect_on_lost)
+		node_suspect(t->node, err);
 	if (flags & SKY_EXEC_NODE_LOST)
 		job_task_lost(t, err);
 	else

@@ -521,6 +521,9 @@ void sky_spec_free(struct sky_spec *s)
 	free(s->image);
 	free(s->ssh_user);
 	free(s->ssh_cidr);
+	free(s->partition);
+	free(s->account);
+	free(s->qos);
 	free(s->alts);
 	memset(s, 0, sizeof(*s));
 }

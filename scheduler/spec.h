@@ -12,7 +12,8 @@
  * sections, the top level is the one alternative.
  *
  * The ssh keys (hosts, identity, known_hosts, host_key_policy) describe
- * the machines of an `ssh` pool; node_timeout and max_attempts say when a
+ * the machines of an `ssh` pool; partition, account, qos and time_limit
+ * the allocation of a `slurm` pool; node_timeout and max_attempts say when a
  * node that stopped answering is lost and how often its jobs run again.
  *
  * Ownership: sky_spec_parse() fills a caller-provided struct; the caller
@@ -82,6 +83,11 @@ struct sky_spec {
 	long orphan_timeout_s;                  /* cloud nodes end themselves after this long
 						 * without word from the daemon; default 600 */
 	enum sky_recover recover;               /* after a daemon crash; default resume */
+	char *partition;                        /* slurm: NULL = the cluster's default */
+	char *account;                          /* slurm: NULL = the user's default */
+	char *qos;                              /* slurm: NULL = the account's default */
+	long time_limit_s;                      /* slurm: the allocation's limit; 0 = the
+						 * partition's */
 	struct sky_request res;                 /* the top level's hardware keys */
 	struct sky_request *alts;               /* what to rank: the sections in the
 						 * order written, or the top level */

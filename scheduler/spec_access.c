@@ -336,6 +336,20 @@ int spec_parse_user(struct spec_ctx *c, const struct spec_key *k, const char *su
 	return spec_parse_text(c, k, suffix, val);
 }
 
+/* A Slurm partition, account or QOS name, or a comma-separated list of
+ * them (partitions): what Slurm's own names are made of. */
+int spec_parse_slurm_name(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+			  const char *val)
+{
+	size_t n = strlen(val);
+
+	if (!n || n > 200 || strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_.,-") != n || val[0] == '-' || val[0] == ',')
+		return fail(c, -EINVAL, "%s: invalid Slurm name \"%s\" (letters, digits, "
+			    "'_', '.', '-'; a list with ',')", k->name, val);
+	return spec_parse_text(c, k, suffix, val);
+}
+
 /* An IPv4 network, "a.b.c.d/n" (a bare address means /32), written back
  * in that canonical form. */
 int spec_parse_cidr(struct spec_ctx *c, const struct spec_key *k, const char *suffix,

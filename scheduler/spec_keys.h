@@ -41,7 +41,7 @@ struct spec_key {
 
 extern const struct spec_key spec_keys[];
 extern const size_t n_spec_keys;
-#define SPEC_MAX_KEYS 32   /* bound for per-row scratch arrays; checked in spec_keys.c */
+#define SPEC_MAX_KEYS 48   /* bound for per-row scratch arrays; checked in spec_keys.c */
 
 /* The struct a row's offset is relative to: the spec, or for a per_alt
  * row the alternative being parsed. */
@@ -56,6 +56,8 @@ int spec_format_policy(const void *b, const struct spec_key *k, struct sky_buf *
 int spec_parse_recover(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		       const char *val);
 int spec_format_recover(const void *b, const struct spec_key *k, struct sky_buf *out);
+int spec_parse_slurm_name(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
+			  const char *val);
 int spec_parse_hosts(struct spec_ctx *c, const struct spec_key *k, const char *suffix,
 		     const char *val);
 int spec_format_hosts(const void *b, const struct spec_key *k, struct sky_buf *out);

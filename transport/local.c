@@ -38,7 +38,7 @@
  * with its output silently cut. A file may pass the limit by what a job
  * writes in one poll interval; the truncation takes that back. */
 #define LOG_MODULE "local-exec"
-#include "transport/transport.h"
+#include "transport/local.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,10 +73,14 @@ struct sky_exec {
 	pid_t job;                 /* the job: its process group's id, once started
 				    * (written by the reaper under L.lock) */
 	int pending_sig;           /* a cancel that came before it started */
+	int signalled;             /* a cancel came (under L.lock) */
 	char *workdir;
 	char *output_dir;
 	char *files_dest;
 	char *out_path, *err_path; /* the job's stdout and stderr files */
+	char *diag_path;           /* wrapped: the launcher's own stderr (else NULL) */
+	sky_local_translate_fn translate;   /* wrapped: the launcher's status to the job's */
+	int term_sig, kill_sig;    /* what SIGTERM and SIGKILL are sent as */
 	long long limit;           /* max_output: -1 until asked, 0 for none */
 	const char *over;          /* "stdout" or "stderr" once one passed it */
 	struct sky_exec *next;     /* in L.fresh (under L.lock), then the reaper's list */
@@ -111,6 +115,7 @@ static void exec_free(struct sky_exec *ex)
 	free(ex->files_dest);
 	free(ex->out_path);
 	free(ex->err_path);
+	free(ex->diag_path);
 	free(ex);
 }
 
@@ -205,7 +210,9 @@ static int helper_request(struct sky_exec *ex, const char *path, const char *con
 {
 	struct sky_job_req h = { 0, 0, 0, 0, 0 };
 	struct sky_buf b = { 0 };
-	const char *fixed[4] = { path, ex->workdir, ex->out_path, ex->err_path };
+	/* a launcher writes the job's files itself; its own words go apart */
+	const char *fixed[4] = { path, ex->workdir, ex->diag_path ? "/dev/null" : ex->out_path,
+				 ex->diag_path ? ex->diag_path : ex->err_path };
 	size_t i;
 	int rc = 0;
 
@@ -298,7 +305,7 @@ static void check_limits(struct sky_exec *live)
 		if (live->job && !live->over && passed_limit(live)) {
 			log_info("job process %d: %s passed max_output (%lld bytes): killed",
 				 (int)live->job, live->over, live->limit);
-			kill(-live->job, SIGKILL);
+			kill(-live->job, live->kill_sig);
 		}
 }
 
@@ -315,7 +322,8 @@ static int watching(const struct sky_exec *live)
 static void finish(struct sky_exec **live, struct sky_exec *ex, int status, const char *err)
 {
 	struct sky_exec **pp;
-	char why[96], size[32];
+	char why[512] = "", size[32];
+	int flags = 0;
 
 	for (pp = live; *pp && *pp != ex; pp = &(*pp)->next)
 		;
@@ -329,9 +337,28 @@ static void finish(struct sky_exec **live, struct sky_exec *ex, int status, cons
 		sky_fmt_size(ex->limit, size, sizeof(size));
 		snprintf(why, sizeof(why), "%s exceeded max_output (%s)", ex->over, size);
 		err = why;
+	} else if (ex->translate && !err) {
+		struct sky_local_end *end = calloc(1, sizeof(*end));
+
+		if (end) {
+			end->diag_path = ex->diag_path;
+			end->err_path = ex->err_path;
+			pthread_mutex_lock(&L.lock);
+			end->cancelled = ex->signalled;
+			pthread_mutex_unlock(&L.lock);
+			end->status = status;
+			ex->translate(end);
+			status = end->status;
+			flags = end->flags;
+			if (end->err)
+				err = strncpy(why, end->err, sizeof(why) - 1);
+			free(end);
+		}
 	}
 	collect(ex);
-	ex->done(ex->arg, status, err, 0);
+	ex->done(ex->arg, status, err, flags);
+	if (ex->diag_path)
+		unlink(ex->diag_path);
 	/* after done(): nobody waits for this, and the name is never reused */
 	if (ex->workdir)
 		sky_rm_rf(ex->workdir);
@@ -507,14 +534,14 @@ static void build_argv(const struct sky_exec_req *req, const char **argv)
 	}
 }
 
-static int local_start(const struct sky_instance *inst, const struct sky_exec_req *req,
-		       struct sky_exec **out)
+int sky_local_start(const struct sky_exec_req *req, const struct sky_local_wrap *wrap,
+		    struct sky_exec **out)
 {
-	const char *argv[8];
+	const char *own[8], **argv = own;
 	struct sky_exec *ex = NULL;
+	size_t n = 0;
 	int rc, first;
 
-	(void)inst;
 	pthread_once(&L.once, start_reaper);
 	if (L.start_err)
 		return L.start_err;
@@ -523,6 +550,8 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 	if (!ex)
 		return -ENOMEM;
 	ex->limit = -1;
+	ex->term_sig = wrap && wrap->term_sig ? wrap->term_sig : SIGTERM;
+	ex->kill_sig = wrap && wrap->kill_sig ? wrap->kill_sig : SIGKILL;
 	ex->done = req->done;
 	ex->arg = req->arg;
 	ex->workdir = strdup(req->workdir);
@@ -530,8 +559,16 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 	ex->files_dest = req->files_dest ? strdup(req->files_dest) : NULL;
 	ex->out_path = strdup(req->stdout_path);
 	ex->err_path = strdup(req->stderr_path);
+	if (wrap) {
+		ex->diag_path = strdup(wrap->diag_path);
+		ex->translate = wrap->translate;
+		while (wrap->argv[n])
+			n++;
+		argv = calloc(n + SKY_ARRAY_SIZE(own), sizeof(*argv));
+	}
 	if (!ex->workdir || (req->output_dir && !ex->output_dir) ||
-	    (req->files_dest && !ex->files_dest) || !ex->out_path || !ex->err_path) {
+	    (req->files_dest && !ex->files_dest) || !ex->out_path || !ex->err_path ||
+	    (wrap && (!ex->diag_path || !argv))) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -543,7 +580,9 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 		if ((rc = make_dir(req->output_dir)) || (rc = sky_empty_dir(req->output_dir)))
 			goto out;
 	}
-	build_argv(req, argv);
+	if (wrap)
+		memcpy(argv, wrap->argv, n * sizeof(*argv));
+	build_argv(req, argv + n);
 	/* on fresh before the request goes, both under L.lock: the reaper
 	 * takes fresh (under L.lock) after reading the answer */
 	pthread_mutex_lock(&L.lock);
@@ -561,6 +600,8 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 	*out = ex;
 	ex = NULL;
 out:
+	if (argv != own)
+		free(argv);
 	if (ex) {
 		if (ex->workdir)
 			sky_rm_rf(ex->workdir);
@@ -569,15 +610,24 @@ out:
 	return rc;
 }
 
+static int local_start(const struct sky_instance *inst, const struct sky_exec_req *req,
+		       struct sky_exec **out)
+{
+	(void)inst;
+	return sky_local_start(req, NULL, out);
+}
+
 /* A cancel before the job started is sent when it does (SIGKILL wins). */
-static int local_cancel(struct sky_exec *ex, int sig)
+int sky_local_cancel(struct sky_exec *ex, int sig)
 {
 	int rc = 0;
 
+	sig = sig == SIGTERM ? ex->term_sig : sig == SIGKILL ? ex->kill_sig : sig;
 	pthread_mutex_lock(&L.lock);
+	ex->signalled = 1;
 	if (ex->job)
 		rc = kill(-ex->job, sig) ? -errno : 0;
-	else if (ex->pending_sig != SIGKILL)
+	else if (ex->pending_sig != ex->kill_sig)
 		ex->pending_sig = sig;
 	pthread_mutex_unlock(&L.lock);
 	return rc;
@@ -613,6 +663,6 @@ const struct sky_transport_ops sky_transport_local = {
 	.name = "local",
 	.shared_fs = 1,
 	.start = local_start,
-	.cancel = local_cancel,
+	.cancel = sky_local_cancel,
 	.shutdown = local_shutdown,
 };

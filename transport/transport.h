@@ -44,6 +44,10 @@ struct sky_transport_ops {
 	/* The node sees the controller's filesystem (local): $SKY_OUTPUT can be
 	 * the result's files/ directory itself, and nothing is copied. */
 	int shared_fs;
+	/* A command that ended with SKY_EXEC_NODE_LOST puts its node in doubt:
+	 * no job goes there until the provider reports it up again (srun: the
+	 * allocation may be gone; SSH reports its connection itself). */
+	int suspect_on_lost;
 	/* Starts req on inst. On success *out identifies the running command
 	 * until done() has been called; the transport frees it after done(). */
 	int (*start)(const struct sky_instance *inst, const struct sky_exec_req *req,
