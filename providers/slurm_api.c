@@ -114,8 +114,8 @@ void slurm_client_describe(struct sky_buf *out)
 
 /* Slurm answers 500 for nearly everything in 22.05: the errno it carries
  * says what. The numbers are Slurm's (slurm_errno.h). */
-static enum sky_api_kind classify(long status, json_t *body, const char *raw,
-				  struct sky_api_error *e)
+enum sky_api_kind slurm_classify(long status, json_t *body, const char *raw,
+				 struct sky_api_error *e)
 {
 	int code = 0;
 
@@ -150,8 +150,6 @@ static enum sky_api_kind classify(long status, json_t *body, const char *raw,
 		if (status >= 200 && status < 300 && code)
 			return SKY_API_CLIENT;
 	}
-	if (status == 500 && !body)
-		return SKY_API_AUTH;   /* a refused token: 500 with no document */
 	return sky_api_classify_status(status);
 }
 
@@ -171,7 +169,7 @@ static int call(struct slurm_client *c, const char *method, const char *path, js
 	r.method = method;
 	r.url = url;
 	r.body = body;
-	r.classify = classify;
+	r.classify = slurm_classify;
 	r.timeout_ms = CALL_TIMEOUT_MS;
 	r.unix_socket = c->socket[0] ? c->socket : NULL;
 	r.retry = (struct sky_retry){ 3, 200, 2000 };

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "providers/json_api.h"
 #include "providers/provider.h"
 
 #define SKY_SLURM_API "v0.0.38"      /* Slurm 22.05 (Debian 12) */
@@ -119,6 +120,12 @@ int slurm_parse_error(json_t *doc, char *msg, size_t len, int *code);
  * "cpu" too. Price 0: the cluster is there already. */
 int slurm_offers_from_nodes(const struct slurm_node *nodes, size_t n, struct sky_offer **out,
 			    size_t *n_out);
+
+/* What an answer means (json_api.h's classify): Slurm's errno, which
+ * 22.05 sends with HTTP 500 for nearly everything, decides; -1 is a
+ * request slurmctld refused (a token it does not take). */
+enum sky_api_kind slurm_classify(long status, json_t *body, const char *raw,
+				 struct sky_api_error *e);
 
 /* "gpu:a100:4(S:0-1)" → type "a100" (or "" for an untyped "gpu:4") and
  * count 4. 0, or -ENOENT when gres lists no gpu. */

@@ -7,7 +7,8 @@ packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
           libjansson-dev zlib1g-dev libcmocka-dev python3 tar gzip procps
           libssh2-1-dev libssl-dev openssh-client openssh-server
           libcurl4-openssl-dev libxml2-dev
-          clang libclang-rt-14-dev)   # scripts/fuzz.sh: clang 14 and its libFuzzer
+          clang libclang-rt-14-dev    # scripts/fuzz.sh: clang 14 and its libFuzzer
+          slurmctld slurmd slurm-client slurmrestd munge)   # the slurm provider's tests
 
 missing=()
 for p in "${packages[@]}"; do
