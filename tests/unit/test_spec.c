@@ -286,7 +286,7 @@ static void test_err_keys(void **state)
 		   "allocation, region, max_price, vcpus, memory, lifetime, idle_timeout, budget, max_output, "
 		   "setup, "
 		   "dry_run, hosts, identity, known_hosts, host_key_policy, node_timeout, "
-		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, orphan_timeout, recover, env.NAME)");
+		   "max_attempts, image, ssh_user, ssh_cidr, boot_timeout, orphan_timeout, recover, partition, account, qos, time_limit, env.NAME)");
 	expect_err("alloc = spot",
 		   "line 1: unknown key \"alloc\" (did you mean \"allocation\"?)");
 	expect_err("max_prize = 3", "line 1: unknown key \"max_prize\" (did you mean \"max_price\"?)");
