@@ -655,7 +655,7 @@ static int slurm_sweep(const char *mount_id, const char *const *regions, size_t 
 	(void)regions;
 	(void)n_regions;
 	/* no slurmrestd here: no cluster of ours to sweep */
-	if (!getenv("SKYFS_SLURM_URL") && access(SKY_SLURM_DEFAULT_URL + 5, F_OK))
+	if (!getenv("SKYFS_SLURM_URL") && access(SKY_SLURM_DEFAULT_SOCKET, F_OK))
 		return 0;
 	if ((rc = slurm_client_init(&c, err)))
 		return rc;

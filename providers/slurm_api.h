@@ -26,7 +26,8 @@
 #include "providers/provider.h"
 
 #define SKY_SLURM_API "v0.0.38"      /* Slurm 22.05 (Debian 12) */
-#define SKY_SLURM_DEFAULT_URL "unix:/run/slurmrestd/slurmrestd.socket"
+#define SKY_SLURM_DEFAULT_SOCKET "/run/slurmrestd/slurmrestd.socket"
+#define SKY_SLURM_DEFAULT_URL "unix:" SKY_SLURM_DEFAULT_SOCKET
 
 struct sky_http;
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;; esac
 dir=build-fuzz
-targets=(spec spec_json payload aws runpod vastai lambda catalog)
+targets=(spec spec_json payload aws runpod vastai lambda slurm catalog)
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz: clang is missing (scripts/deps.sh installs it)"
