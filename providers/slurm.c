@@ -139,6 +139,35 @@ static int wanted_partition(const struct sky_spec *spec, const char *part)
 	return 0;
 }
 
+/* A partition the spec names that no usable node is in: -ENOENT, with
+ * the partitions there are. */
+static int missing_partition(const struct sky_spec *spec, const struct sky_offer *o,
+			     size_t n, struct sky_err *err)
+{
+	char name[64], have[256] = "";
+	const char *at = spec ? spec->partition : NULL;
+	size_t i, used = 0;
+
+	while (at && *at) {
+		size_t k = strcspn(at, ",");
+
+		snprintf(name, sizeof(name), "%.*s", (int)k, at);
+		at += k + (at[k] == ',');
+		for (i = 0; i < n && strcmp(o[i].region, name); i++)
+			;
+		if (i < n)
+			continue;
+		for (i = 0; i < n; i++)
+			if (!strcmp(o[i].instance_type, "cpu") && used < sizeof(have))
+				used += (size_t)snprintf(have + used, sizeof(have) - used, "%s%s",
+							 used ? ", " : "", o[i].region);
+		sky_err_set(err, "slurm: no partition \"%s\" with a usable node (the cluster "
+			    "has: %s)", name, used ? have : "none");
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int slurm_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
 			struct sky_err *err)
 {
@@ -152,11 +181,34 @@ static int slurm_offers(const struct sky_spec *spec, struct sky_offer **out, siz
 	if ((rc = slurm_client_init(&c, err)))
 		return rc;
 	if (!(rc = slurm_nodes_get(&c, &nodes, &n_nodes, err)) &&
-	    !(rc = slurm_offers_from_nodes(nodes, n_nodes, out, n))) {
+	    !(rc = slurm_offers_from_nodes(nodes, n_nodes, out, n)) &&
+	    !(rc = missing_partition(spec, *out, *n, err))) {
 		for (i = 0; i < *n; i++)
 			if (wanted_partition(spec, (*out)[i].region))
 				(*out)[k++] = (*out)[i];
+		/* none kept: the list is untouched; say which partitions exist
+		 * (every partition of a usable node has a "cpu" offer) */
+		if (!k && *n) {
+			struct sky_buf have = { 0 };
+
+			for (i = 0; i < *n; i++)
+				if (!strcmp((*out)[i].instance_type, "cpu"))
+					sky_buf_printf(&have, "%s%s", have.len ? ", " : "",
+						       (*out)[i].region);
+			sky_err_set(err, "slurm: no usable partition \"%s\" on the cluster "
+				    "(partitions: %s)", spec->partition,
+				    have.data ? have.data : "none");
+			sky_buf_free(&have);
+			free(*out);
+			*out = NULL;
+			rc = -ENOENT;
+		}
 		*n = k;
+	}
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
 	}
 	free(nodes);
 	slurm_client_fini(&c);
@@ -293,6 +345,14 @@ static int slurm_prepare(const struct sky_pool_info *pool, void **state, struct 
 	st->waiting = pool->waiting;
 	st->stopping = pool->stopping;
 	st->cb_arg = pool->node_state_arg;
+	shape(st, pool);
+	if (pool->offer && pool->offer->vcpus > 0 && st->cpus > pool->offer->vcpus) {
+		sky_err_set(err, "slurm: a node needs %d CPUs (slots, vcpus) and the largest "
+			    "usable node of partition %s has %d", st->cpus, pool->offer->region,
+			    pool->offer->vcpus);
+		rc = -EAGAIN;
+		goto out;
+	}
 	if ((rc = slurm_client_init(&st->api, err)))
 		goto out;
 	if (!sky_srun_path()) {
@@ -333,7 +393,6 @@ static int slurm_prepare(const struct sky_pool_info *pool, void **state, struct 
 	st->orphan_s = pool->spec->orphan_timeout_s > 0 ? pool->spec->orphan_timeout_s : 600;
 	if (st->orphan_s < pool->spec->node_timeout_s)
 		st->orphan_s = pool->spec->node_timeout_s;
-	shape(st, pool);
 	if ((rc = -pthread_create(&st->watcher, NULL, watch_main, st))) {
 		sky_err_set(err, "slurm: cannot start the watcher: %s", strerror(-rc));
 		goto out;
