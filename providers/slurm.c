@@ -186,23 +186,6 @@ static int slurm_offers(const struct sky_spec *spec, struct sky_offer **out, siz
 		for (i = 0; i < *n; i++)
 			if (wanted_partition(spec, (*out)[i].region))
 				(*out)[k++] = (*out)[i];
-		/* none kept: the list is untouched; say which partitions exist
-		 * (every partition of a usable node has a "cpu" offer) */
-		if (!k && *n) {
-			struct sky_buf have = { 0 };
-
-			for (i = 0; i < *n; i++)
-				if (!strcmp((*out)[i].instance_type, "cpu"))
-					sky_buf_printf(&have, "%s%s", have.len ? ", " : "",
-						       (*out)[i].region);
-			sky_err_set(err, "slurm: no usable partition \"%s\" on the cluster "
-				    "(partitions: %s)", spec->partition,
-				    have.data ? have.data : "none");
-			sky_buf_free(&have);
-			free(*out);
-			*out = NULL;
-			rc = -ENOENT;
-		}
 		*n = k;
 	}
 	if (rc) {
@@ -539,6 +522,68 @@ static int wait_running(struct slurm_state *st, int rank, long id, struct sky_in
 	}
 }
 
+/* Runs one of Slurm's client commands (srun, squeue, scancel) with its
+ * output into out: not in the daemon's environment (SLURM_JWT would make
+ * srun speak JWT to slurmd, and must not reach a node anyway), only PATH
+ * and which cluster. */
+static int client_command(char *const argv[], struct sky_buf *out, int *status)
+{
+	char conf[4200], *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, NULL };
+
+	if (getenv("SLURM_CONF")) {
+		snprintf(conf, sizeof(conf), "SLURM_CONF=%s", getenv("SLURM_CONF"));
+		envp[1] = conf;
+	}
+	return sky_run_capture_env(argv, envp, PROBE_TIMEOUT_MS, out, 1 << 16, status);
+}
+
+/* After a crash: the steps of job id that a dead daemon's srun started
+ * (its jobs, run again now) are cancelled, the batch step stays. squeue
+ * and scancel: slurmrestd 0.0.38 has no step calls. */
+static int cancel_steps(long id, struct sky_err *err)
+{
+	char jobs[64], *line, *save = NULL, *args[40];
+	struct sky_buf out = { 0 }, words = { 0 };
+	size_t n = 0, i, offs[32];
+	int status = 0, rc;
+
+	snprintf(jobs, sizeof(jobs), "--jobs=%ld", id);
+	{
+		char *argv[] = { "squeue", "--steps", jobs, "--noheader", "--format=%i", NULL };
+
+		rc = client_command(argv, &out, &status);
+	}
+	if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		rc = -EIO;
+	for (line = out.data && !rc ? strtok_r(out.data, "\n", &save) : NULL;
+	     line && n < SKY_ARRAY_SIZE(offs); line = strtok_r(NULL, "\n", &save)) {
+		char *dot = strchr(line, '.');
+
+		/* "42.3" yes; "42.batch", "42.extern" no */
+		if (dot && dot[1] >= '0' && dot[1] <= '9' && atol(line) == id) {
+			offs[n++] = words.len;
+			sky_buf_append(&words, line, strlen(line) + 1);
+		}
+	}
+	if (!rc && n && words.data) {
+		args[0] = "scancel";
+		args[1] = "--quiet";
+		for (i = 0; i < n; i++)
+			args[2 + i] = words.data + offs[i];
+		args[2 + n] = NULL;
+		log_info("job %ld: cancelling %zu step(s) a previous run left", id, n);
+		if (!(rc = client_command(args, &out, &status)) &&
+		    (!WIFEXITED(status) || WEXITSTATUS(status)))
+			rc = -EIO;
+	}
+	if (rc)
+		sky_err_set(err, "slurm: cannot cancel the steps job %ld had: %s", id,
+			    rc == -EIO ? "squeue or scancel failed" : strerror(-rc));
+	sky_buf_free(&words);
+	sky_buf_free(&out);
+	return rc;
+}
+
 /* One step on the node that reads a file skyfs just wrote: the node sees
  * the state directory. */
 static int probe(struct slurm_state *st, int rank, const struct sky_instance *inst,
@@ -560,15 +605,8 @@ static int probe(struct slurm_state *st, int rank, const struct sky_instance *in
 		char *argv[] = { (char *)sky_srun_path(), jobid, node, "--overlap", "--nodes=1",
 				 "--ntasks=1", "--input=none", "--quiet", "--export=NONE",
 				 "/bin/cat", file, NULL };
-		char conf[4200], *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, NULL };
 
-		/* not the daemon's environment: SLURM_JWT would make srun speak
-		 * JWT to slurmd, and must not reach a node anyway */
-		if (getenv("SLURM_CONF")) {
-			snprintf(conf, sizeof(conf), "SLURM_CONF=%s", getenv("SLURM_CONF"));
-			envp[1] = conf;
-		}
-		rc = sky_run_capture_env(argv, envp, PROBE_TIMEOUT_MS, &out, 4096, &status);
+		rc = client_command(argv, &out, &status);
 	}
 	unlink(file);
 	if (rc == -ETIMEDOUT)
@@ -657,6 +695,9 @@ static int slurm_adopt(void *state, int rank, struct sky_instance *inst, struct 
 	if (rc == -ENOENT || (!rc && !holds(j.state) && !may_run(j.state)))
 		return -ENOENT;
 	if (rc)
+		return rc;
+	/* its old steps are jobs the scheduler runs again */
+	if (holds(j.state) && (rc = cancel_steps(id, err)))
 		return rc;
 	pthread_mutex_lock(&st->lock);
 	st->nodes[rank].job = id;

@@ -337,6 +337,9 @@ static void finish(struct sky_exec **live, struct sky_exec *ex, int status, cons
 		sky_fmt_size(ex->limit, size, sizeof(size));
 		snprintf(why, sizeof(why), "%s exceeded max_output (%s)", ex->over, size);
 		err = why;
+		/* a launcher's own status says nothing of the job it killed */
+		if (ex->translate)
+			status = SIGKILL;
 	} else if (ex->translate && !err) {
 		struct sky_local_end *end = calloc(1, sizeof(*end));
 

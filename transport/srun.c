@@ -47,7 +47,9 @@
  * payload ignores it (an inherited SIG_IGN), and this shell turns it into
  * a SIGTERM to the step's process group, which the payload and its
  * children share (no setsid: Slurm finds the step's processes by their
- * parents and group, and must, to kill them with the step). What stands
+ * parents and group, and must, to kill them with the step). The signal
+ * cuts the shell's wait short: while the payload lives, it waits again
+ * (u says a signal came, kill -0 that the payload is there). What stands
  * for SIGKILL (after the grace, past max_output) is srun's SIGTERM: srun
  * has Slurm kill the whole step, then exits. (A SIGKILL'd srun leaves a
  * step whose output goes to files running.) */
@@ -55,8 +57,9 @@
 	"trap '' USR2\n" \
 	"\"$@\" &\n" \
 	"p=$!\n" \
-	"trap 'trap \"\" TERM; kill -TERM 0' USR2\n" \
-	"while :; do wait $p; s=$?; kill -0 $p 2>/dev/null || exit $s; done\n"
+	"trap 'trap \"\" TERM; kill -TERM 0; u=1' USR2\n" \
+	"while :; do u=; wait $p; s=$?\n" \
+	"\t[ -n \"$u\" ] && [ $s -gt 128 ] && kill -0 $p 2>/dev/null || exit $s; done\n"
 #define STEPD_MARK "slurmstepd"
 
 /* "--output=PATH": "%" is a pattern character in srun's file names (%j,
@@ -112,8 +115,13 @@ void sky_srun_translate(struct sky_local_end *e)
 
 	if (!diag)
 		return;
-	if (WIFSIGNALED(e->status))
+	if (WIFSIGNALED(e->status)) {
+		/* cancel's SIGUSR2 came before srun could forward it (its
+		 * default action killed srun): the job was cancelled */
+		if (WTERMSIG(e->status) == SIGUSR2)
+			e->status = SIGTERM;
 		goto out;    /* srun itself killed: our SIGKILL */
+	}
 	code = WEXITSTATUS(e->status);
 	read_tail(e->diag_path, diag, DIAG_MAX);
 	/* the allocation ended under the step: slurmstepd's line, in the job's

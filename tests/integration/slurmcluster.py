@@ -808,8 +808,14 @@ class SlurmCluster:
         return self._client(args)
 
     def sbatch(self, args, timeout=CMD_TIMEOUT):
-        """sbatch --parsable ARGS (e.g. ["--wrap", "sleep 100"]); returns the job id."""
-        r = self._client(["sbatch", "--parsable"] + list(args), timeout=timeout)
+        """sbatch --parsable ARGS (e.g. ["--wrap", "sleep 100"]); returns the job id.
+        Output goes to /dev/null unless ARGS name a file (-o/--output): sbatch's
+        default, slurm-<id>.out in the caller's directory, would land in the
+        source tree."""
+        args = list(args)
+        if not any(a in ("-o", "--output") or a.startswith("--output=") for a in args):
+            args = ["--output=/dev/null"] + args
+        r = self._client(["sbatch", "--parsable"] + args, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError("SlurmCluster: sbatch %s failed: %s" % (args, r.stderr.strip()))
         return int(r.stdout.strip().split(";")[0])
