@@ -48,8 +48,10 @@
  * a SIGTERM to the step's process group, which the payload and its
  * children share (no setsid: Slurm finds the step's processes by their
  * parents and group, and must, to kill them with the step). The signal
- * cuts the shell's wait short: while the payload lives, it waits again
- * (u says a signal came, kill -0 that the payload is there). What stands
+ * cuts the shell's wait short (u says it came): it waits again, and the
+ * shell's job table still has the payload's status if it ended meanwhile.
+ * (A payload dying of a signal of its own at that very moment reads 127.)
+ * What stands
  * for SIGKILL (after the grace, past max_output) is srun's SIGTERM: srun
  * has Slurm kill the whole step, then exits. (A SIGKILL'd srun leaves a
  * step whose output goes to files running.) */
@@ -59,7 +61,7 @@
 	"p=$!\n" \
 	"trap 'trap \"\" TERM; kill -TERM 0; u=1' USR2\n" \
 	"while :; do u=; wait $p; s=$?\n" \
-	"\t[ -n \"$u\" ] && [ $s -gt 128 ] && kill -0 $p 2>/dev/null || exit $s; done\n"
+	"\t[ -n \"$u\" ] && [ $s -gt 128 ] || exit $s; done\n"
 #define STEPD_MARK "slurmstepd"
 
 /* "--output=PATH": "%" is a pattern character in srun's file names (%j,
