@@ -285,6 +285,12 @@ int aws_find_image(struct aws_state *st, struct sky_err *err)
 	int rc;
 
 	if (st->base.spec->image) {
+		/* the spec's image may name a container image (container provider) */
+		if (strncmp(st->base.spec->image, "ami-", 4)) {
+			sky_err_set(err, "aws: image %s is not an AWS machine image (ami-...)",
+				    st->base.spec->image);
+			return -EINVAL;
+		}
 		sky_strlcpy(st->image, st->base.spec->image, sizeof(st->image));
 		return 0;
 	}

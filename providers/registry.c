@@ -19,6 +19,7 @@ extern const struct sky_provider_ops sky_provider_vastai;
 extern const struct sky_provider_ops sky_provider_lambda;
 extern const struct sky_provider_ops sky_provider_runpod;
 extern const struct sky_provider_ops sky_provider_slurm;
+extern const struct sky_provider_ops sky_provider_container;
 
 static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_local,
@@ -28,6 +29,7 @@ static const struct sky_provider_ops *const providers[] = {
 	&sky_provider_lambda,
 	&sky_provider_runpod,
 	&sky_provider_slurm,
+	&sky_provider_container,
 };
 
 const struct sky_provider_ops *sky_provider_find(const char *name)

@@ -312,8 +312,18 @@ int spec_parse_image(struct spec_ctx *c, const struct spec_key *k, const char *s
 {
 	size_t i, n = strlen(val);
 
+	/* a container image reference (container provider): what podman's
+	 * names are made of, and never an option */
+	if (strncmp(val, "ami-", 4)) {
+		if (!n || n > 255 || val[0] == '-' ||
+		    strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			   "._-/:@") != n)
+			return fail(c, -EINVAL, "%s: \"%s\" is neither an AWS image id (ami-...) "
+				    "nor a container image name", k->name, val);
+		return spec_parse_text(c, k, suffix, val);
+	}
 	/* ami- and 8 or 17 hex digits, as EC2 makes them */
-	if (strncmp(val, "ami-", 4) || (n != 12 && n != 21))
+	if (n != 12 && n != 21)
 		return fail(c, -EINVAL, "%s: \"%s\" is not an image id (ami- and 8 or 17 hex "
 			    "digits)", k->name, val);
 	for (i = 4; i < n; i++)

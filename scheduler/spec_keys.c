@@ -565,7 +565,8 @@ const struct spec_key spec_keys[] = {
 	{ "max_attempts", parse_int, format_int_nondef, OFF(max_attempts), 1, 100, "3", 0, 0,
 	  "how many times a job is started before a lost node makes it lost" },
 	{ "image", spec_parse_image, spec_format_text, OFF(image), 0, 0, NULL, 0, 0,
-	  "aws: the machine image (ami-...); default: the newest Deep Learning Base AMI" },
+	  "aws: the machine image (ami-...), default the newest Deep Learning Base AMI; "
+	  "container: a local image with sshd, default this machine's root filesystem" },
 	{ "ssh_user", spec_parse_user, spec_format_text, OFF(ssh_user), 0, 0, NULL, 0, 0,
 	  "cloud: the user the image logs in (default ubuntu)" },
 	{ "ssh_cidr", spec_parse_cidr, spec_format_text, OFF(ssh_cidr), 0, 0, NULL, 0, 0,

@@ -24,8 +24,16 @@ static void test_cloud_keys(void **state)
 	expect_ok("provider = aws\nimage = ami-12345678\nssh_cidr = 0.0.0.0/0\n", &s);
 	assert_string_equal(s.ssh_cidr, "0.0.0.0/0");
 	sky_spec_free(&s);
-	expect_err("image = ubuntu",
-		   "line 1: image: \"ubuntu\" is not an image id (ami- and 8 or 17 hex digits)");
+	/* a container image: any name podman takes */
+	expect_ok("provider = container\nimage = docker.io/library/debian:12\n", &s);
+	assert_string_equal(s.image, "docker.io/library/debian:12");
+	sky_spec_free(&s);
+	expect_err("image = -v/:/x", "line 1: image: \"-v/:/x\" is neither an AWS image id "
+		   "(ami-...) nor a container image name");
+	expect_err("image = a b", "line 1: image: \"a b\" is neither an AWS image id "
+		   "(ami-...) nor a container image name");
+	expect_err("image = ami-123",
+		   "line 1: image: \"ami-123\" is not an image id (ami- and 8 or 17 hex digits)");
 	expect_err("image = ami-0123456789ABCDEF0",
 		   "line 1: image: \"ami-0123456789ABCDEF0\" is not an image id (ami- and 8 or "
 		   "17 hex digits)");
