@@ -180,7 +180,8 @@ class Providers(PlanCase):
     def test_listing_and_status(self):
         provs = os.path.join(self.mnt, "providers")
         self.assertEqual(sorted(os.listdir(provs)),
-                         ["aws", "lambda", "local", "runpod", "ssh", "vastai"])
+                         ["aws", "container", "lambda", "local", "runpod", "slurm", "ssh",
+                          "vastai"])
         # local offers are live: a pool naming local makes them known
         self.dry_run("loc", "provider = local\n")
         text = read(os.path.join(provs, "local", "status"))
