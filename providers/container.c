@@ -83,7 +83,7 @@ struct ct_state {
  * (-ENOENT: podman is not installed, -ETIMEDOUT). */
 static int podman(const char *const *args, int timeout_ms, struct sky_buf *out, int *status)
 {
-	const char *argv[48];
+	const char *argv[80];   /* run_container's 64 args and the 4 before them */
 	size_t n = 0;
 
 	argv[n++] = "/bin/sh";
@@ -216,8 +216,6 @@ static int ct_offers(const struct sky_spec *spec, struct sky_offer **out, size_t
 
 /* ---- prepare, teardown ------------------------------------------------------------------ */
 
-static int ct_teardown(void *state, struct sky_err *err);
-
 static int ct_prepare(const struct sky_pool_info *pool, void **state, struct sky_err *err)
 {
 	const char *args[] = { "version", "--format", "{{.Client.Version}}", NULL };
@@ -245,11 +243,16 @@ static int ct_prepare(const struct sky_pool_info *pool, void **state, struct sky
 	snprintf(st->image, sizeof(st->image), "%s", pool->spec->image ? pool->spec->image : "");
 	if (pool->offer->accelerator[0] && pool->request)
 		st->gpus_per_node = pool->request->accelerator_count;
-	for (i = 0; pool->name[i] && k < 40; i++)
-		st->slug[k++] = (pool->name[i] >= 'a' && pool->name[i] <= 'z') ||
-				(pool->name[i] >= '0' && pool->name[i] <= '9') ? pool->name[i] :
-				(pool->name[i] >= 'A' && pool->name[i] <= 'Z') ?
-				(char)(pool->name[i] - 'A' + 'a') : '-';
+	/* a hostname: lower-case letters, digits and inner '-' */
+	for (i = 0; pool->name[i] && k < 40; i++) {
+		char c = pool->name[i];
+
+		c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			st->slug[k++] = c;
+		else if (k && st->slug[k - 1] != '-')
+			st->slug[k++] = '-';
+	}
 	st->slug[k] = '\0';
 	snprintf(comment, sizeof(comment), "skyfs-%s", st->base.id);
 	if ((rc = sky_cloud_dir(pool, "container", st->base.dir, sizeof(st->base.dir), err)) ||
@@ -263,13 +266,12 @@ static int ct_prepare(const struct sky_pool_info *pool, void **state, struct sky
 	*state = st;
 	return 0;
 fail:
+	/* no container exists yet: give back the key and the directory (kept
+	 * for a resumed pool, whose containers know that key) */
 	sky_buf_free(&out);
-	{
-		struct sky_err ignored;
-
-		st->base.keep = pool->resume;
-		ct_teardown(st, &ignored);
-	}
+	st->base.keep = pool->resume;
+	sky_cloud_pool_fini(&st->base);
+	free(st);
 	return rc;
 }
 
@@ -277,7 +279,7 @@ fail:
  * crashed run left too). */
 static int remove_pool_containers(struct ct_state *st, struct sky_err *err)
 {
-	char filter[64], *line, *save = NULL;
+	char filter[128], *line, *save = NULL;   /* "label=skyfs.id=" and an id of up to 81 */
 	const char *ps[] = { "ps", "-a", "--filter", filter, "--format", "{{.Names}}", NULL };
 	struct sky_buf out = { 0 }, rm = { 0 };
 	int rc;
@@ -380,6 +382,8 @@ static int run_container(struct ct_state *st, struct ct_node *cn, const char *di
 	args[n++] = "run";
 	args[n++] = "-d";
 	args[n++] = "--rm";
+	/* a local image: skyfs never pulls from a registry behind your back */
+	args[n++] = "--pull=never";
 	args[n++] = "--name";
 	args[n++] = cn->base.id;
 	args[n++] = "--hostname";
@@ -463,6 +467,22 @@ static int connect_node(struct ct_state *st, struct ct_node *cn, struct sky_inst
 				 err);
 }
 
+/* "<pool>-<hash>-<mount id>-<rank>", as podman takes names
+ * ([a-zA-Z0-9][a-zA-Z0-9_.-]*) and in cn->base.id's 63 bytes whatever the
+ * pool's name: its part of st->base.id ("<pool>-<hash>-<mount id>", the
+ * pool part [A-Za-z0-9_-]) cut to 33 bytes, after "skyfs" when it does not
+ * start with a letter or digit ("_x", "-x"). */
+static void container_name(const struct ct_state *st, int rank, char *name, size_t len)
+{
+	size_t n = strlen(st->base.id), pool = n > 18 ? n - 18 : 0;
+	int alnum = (st->base.id[0] >= 'a' && st->base.id[0] <= 'z') ||
+		    (st->base.id[0] >= 'A' && st->base.id[0] <= 'Z') ||
+		    (st->base.id[0] >= '0' && st->base.id[0] <= '9');
+
+	snprintf(name, len, "%s%.*s%s-%d", alnum ? "" : "skyfs", (int)(pool < 33 ? pool : 33),
+		 st->base.id, st->base.id + pool, rank);
+}
+
 static int ct_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct ct_state *st = state;
@@ -474,13 +494,15 @@ static int ct_provision(void *state, int rank, struct sky_instance *inst, struct
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	cn = &st->nodes[rank];
-	snprintf(comment, sizeof(comment), "skyfs-%s-%d", st->base.id, rank);
+	/* short: the public line must fit host_pub[128] (and the journal's)
+	 * whatever the pool's name */
+	snprintf(comment, sizeof(comment), "skyfs-%s-%d", sky_mount_id(), rank);
 	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, cn->host_pub,
 				     sizeof(cn->host_pub), err)) ||
 	    (rc = node_files(st, rank, key, dir, sizeof(dir), err)))
 		goto out;
 	pthread_mutex_lock(&st->base.lock);
-	snprintf(cn->base.id, sizeof(cn->base.id), "%s-%d", st->base.id, rank);
+	container_name(st, rank, cn->base.id, sizeof(cn->base.id));
 	pthread_mutex_unlock(&st->base.lock);
 	/* journaled before it exists: a crash in podman run leaves a name to
 	 * remove, never an unknown container */

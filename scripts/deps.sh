@@ -8,7 +8,12 @@ packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
           libssh2-1-dev libssl-dev openssh-client openssh-server
           libcurl4-openssl-dev libxml2-dev
           clang libclang-rt-14-dev    # scripts/fuzz.sh: clang 14 and its libFuzzer
-          slurmctld slurmd slurm-client slurmrestd munge)   # the slurm provider's tests
+          slurmctld slurmd slurm-client slurmrestd munge    # the slurm provider's tests
+          # the container provider and its tests: podman, and runc by name (podman
+          # depends on crun | runc and apt picks crun, which fails on hybrid
+          # cgroups); slirp4netns (each node's network) and uidmap are only
+          # podman's Recommends
+          podman runc slirp4netns uidmap)
 
 missing=()
 for p in "${packages[@]}"; do
