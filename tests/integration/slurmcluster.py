@@ -12,7 +12,8 @@
         c.scancel(jobid)
         c.command(["srun", "--overlap", "--jobid=%d" % jobid, "true"])
 
-SlurmCluster(workdir, cpus=2, gres=None, local_socket=False, memory=None).
+SlurmCluster(workdir, cpus=2, gres=None, local_socket=False, memory=None,
+             sched_params=TEST_SCHED_PARAMS).
 
 What it owns (started as root, stopped by pid in stop(), never by name):
 - slurmctld -D and slurmd -D of a one-node cluster: NodeName `hostname -s`,
@@ -57,10 +58,18 @@ memory=N (MB, at most the machine's) sets RealMemory=N; without it the node
 has 1 MB and a job asking for memory (memory_per_node=100) is refused
 ("Requested node configuration is not available"). Memory is not consumable.
 
+sched_params is the SchedulerParameters= value. The default,
+TEST_SCHED_PARAMS = "batch_sched_delay=0,sched_min_interval=0", is tuned for
+fast batch starts so that tests do not wait on the scheduler: a job starts
+about 0.5 s after submission (the first one after start takes about 2 s).
+It is not Slurm's default: batch_sched_delay defaults to 3 s (how long a batch
+job's scheduling may be deferred), and sched_min_interval to 2 us. None or ""
+writes no SchedulerParameters line at all, i.e. Slurm's defaults (what
+scripts/bench-slurm.sh measures its baseline against).
+
 Settings worth knowing: KillWait=3 (cancel: SIGTERM, SIGKILL 3 s later),
 MinJobAge=300 (ended jobs stay visible to GET job/{id} for 5 minutes),
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0 (a job starts
-about 0.5 s after submission; the first one after start takes about 2 s),
+SchedulerParameters=<sched_params> (above),
 ProctrackType=proctrack/linuxproc, TaskPlugin=task/none, no accounting
 (account and qos are not checked). Every subprocess call and every wait has
 a timeout; a failed start raises RuntimeError with the daemons' log tails
@@ -96,6 +105,9 @@ LOCK_DIR = "/run/slurmcluster"
 PORTS = range(27200, 28000)
 MUNGE_SOCKET = "/run/munge/munge.socket.2"
 MARK_VAR = "SKYFS_SLURMCLUSTER"
+# SchedulerParameters for tests (fast batch starts; Slurm's default
+# batch_sched_delay is 3 s): see the module docstring, sched_params
+TEST_SCHED_PARAMS = "batch_sched_delay=0,sched_min_interval=0"
 
 START_TIMEOUT = 30.0   # until the node is idle and slurmrestd answers ping
 TERM_GRACE = 5.0       # SIGTERM, then SIGKILL after this long
@@ -355,12 +367,15 @@ class SlurmCluster:
 
     Attributes: workdir, cpus, gres, node, cluster (ClusterName), ctld_port,
     slurmd_port, rest_port, conf, url, socket (unix socket of the rest_auth/local
-    slurmrestd, or None), logs (name -> path), pids_seen."""
+    slurmrestd, or None), logs (name -> path), pids_seen, sched_params
+    (SchedulerParameters= value; None or "": Slurm's defaults)."""
 
-    def __init__(self, workdir, cpus=2, gres=None, local_socket=False, memory=None):
+    def __init__(self, workdir, cpus=2, gres=None, local_socket=False, memory=None,
+                 sched_params=TEST_SCHED_PARAMS):
         self.workdir = os.path.abspath(workdir)
         self.cpus = int(cpus)
         self.memory = memory
+        self.sched_params = sched_params or None
         self.gres = gres
         self.node = socket.gethostname().split(".")[0]
         self.local_socket = local_socket
@@ -452,8 +467,9 @@ class SlurmCluster:
             "ReturnToService=2",
             "KillWait=3",
             "MinJobAge=300",
-            "SchedulerParameters=batch_sched_delay=0,sched_min_interval=0",
         ]
+        if self.sched_params:
+            lines.append("SchedulerParameters=%s" % self.sched_params)
         if self.gres:
             name, type_, count = parse_gres(self.gres)
             lines.append("GresTypes=%s" % name)
