@@ -26,6 +26,8 @@ static const char readme_text[] =
 	"  rm -r pools/NAME/results/job.sh       forget a finished job\n"
 	"  rmdir pools/NAME                      tear everything down\n"
 	"\n"
+	"  cat status                            every pool on one line each\n"
+	"  tail -f pools/NAME/done               finished jobs: EXIT STATE NAME\n"
 	"  cat pools/NAME/plan                   the ranked offers, the one in use\n"
 	"  cat catalog/accelerators catalog/offers  what can be asked for, and where\n"
 	"  cat providers/*/status                each provider's state\n"
@@ -33,7 +35,9 @@ static const char readme_text[] =
 	"Spec keys: provider (a list), nodes, slots, accelerator (NAME[:COUNT]),\n"
 	"allocation (spot-if-available, spot, on-demand, cheapest), region,\n"
 	"max_price, vcpus, memory, dry_run, env.NAME, setup, lifetime,\n"
-	"idle_timeout, budget, max_output; [name] sections are alternatives for\n"
+	"idle_timeout, budget, max_output; ssh: hosts, identity, known_hosts;\n"
+	"slurm: partition, account, qos, time_limit; aws, container: image;\n"
+	"[name] sections are alternatives for\n"
 	"the hardware keys.\n"
 	"See skyfs --help and the README of the project.\n";
 
@@ -84,7 +88,15 @@ static int render_cost(const char *pool, const char *name, struct sky_buf *out)
 	return sky_pool_render_cost(pool, out);
 }
 
+static int render_overview(const char *pool, const char *name, struct sky_buf *out)
+{
+	(void)pool;
+	(void)name;
+	return sky_render_overview(out);
+}
+
 FS_TEXT_FILE(readme, render_readme);
+FS_TEXT_FILE(overview, render_overview);
 FS_TEXT_FILE(status, render_status);
 FS_TEXT_FILE(cost, render_cost);
 FS_TEXT_FILE(node, sky_pool_render_node);
@@ -112,6 +124,7 @@ static int root_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
 	(void)vp;
 	fs_fill(buf, fill, "README");
+	fs_fill(buf, fill, "status");
 	fs_fill(buf, fill, "pools");
 	fs_fill(buf, fill, "catalog");
 	fs_fill(buf, fill, "providers");
@@ -134,8 +147,8 @@ const struct vnode_ops vn_pools = { .name = "pools", .getattr = dir_getattr,
 
 static int pool_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
-	static const char *const names[] = { "spec", "status", "events", "cost", "plan",
-					     "nodes", "jobs", "broadcast", "results" };
+	static const char *const names[] = { "spec", "status", "events", "done", "cost",
+					     "plan", "nodes", "jobs", "broadcast", "results" };
 	size_t i;
 
 	(void)vp;
@@ -304,13 +317,13 @@ const struct vnode_ops vn_spec = { .name = "spec", .getattr = spec_getattr,
 				   .flush = spec_flush, .release = spec_release,
 				   .truncate = spec_truncate };
 
-/* ---- events: the append-only log on disk ----------------------------------- */
+/* ---- events and done: append-only files on disk ----------------------------- */
 
-static int events_getattr(const struct vpath *vp, struct stat *st)
+static int log_getattr(const struct vpath *vp, const char *file, struct stat *st)
 {
 	char path[PATH_MAX];
 	struct stat real;
-	int rc = sky_pool_disk_path(vp->pool, "events", path, sizeof(path));
+	int rc = sky_pool_disk_path(vp->pool, file, path, sizeof(path));
 
 	if (rc)
 		return rc;
@@ -318,21 +331,35 @@ static int events_getattr(const struct vpath *vp, struct stat *st)
 	return 0;
 }
 
-static int events_open(const struct vpath *vp, struct fuse_file_info *fi, struct fh *fh)
+/* direct_io: a reader following the file (tail -f) sees what was appended
+ * since it last looked, never a cached end. */
+static int log_open(const struct vpath *vp, const char *file, struct fuse_file_info *fi,
+		    struct fh *fh)
 {
 	char path[PATH_MAX];
 	int rc;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	rc = sky_pool_disk_path(vp->pool, "events", path, sizeof(path));
+	rc = sky_pool_disk_path(vp->pool, file, path, sizeof(path));
 	if (rc)
 		return rc;
 	fh->kind = FH_DISK;
-	fh->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* made when first read, so that a follower opened before the first
+	 * line reads what comes later from the same file */
+	fh->fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	fi->direct_io = 1;
 	return fh->fd < 0 && errno != ENOENT ? -errno : 0;
 }
+
+#define FS_LOG_FILE(id)                                                            \
+	static int id##_getattr(const struct vpath *vp, struct stat *st)           \
+	{ return log_getattr(vp, #id, st); }                                       \
+	static int id##_open(const struct vpath *vp, struct fuse_file_info *fi,    \
+			     struct fh *fh)                                        \
+	{ return log_open(vp, #id, fi, fh); }                                      \
+	const struct vnode_ops vn_##id = { .name = #id, .getattr = id##_getattr,   \
+					   .open = id##_open, .read = fs_disk_read }
 
 int fs_disk_read(struct fh *fh, char *buf, size_t size, off_t off)
 {
@@ -344,5 +371,5 @@ int fs_disk_read(struct fh *fh, char *buf, size_t size, off_t off)
 	return r < 0 ? -errno : (int)r;
 }
 
-const struct vnode_ops vn_events = { .name = "events", .getattr = events_getattr,
-				     .open = events_open, .read = fs_disk_read };
+FS_LOG_FILE(events);
+FS_LOG_FILE(done);

@@ -29,6 +29,7 @@ struct vrow {
 static const struct vrow table[] = {
 	{ "",                              &vn_root, 0 },
 	{ "README",                        &vn_readme, 0 },
+	{ "status",                        &vn_overview, 0 },
 	{ "pools",                         &vn_pools, 0 },
 	{ "catalog",                       &vn_catalog, 0 },
 	{ "catalog/accelerators",          &vn_catalog_accels, 0 },
@@ -40,6 +41,7 @@ static const struct vrow table[] = {
 	{ "pools/*/spec",                  &vn_spec, 0 },
 	{ "pools/*/status",                &vn_status, 0 },
 	{ "pools/*/events",                &vn_events, 0 },
+	{ "pools/*/done",                  &vn_done, 0 },
 	{ "pools/*/cost",                  &vn_cost, 0 },
 	{ "pools/*/plan",                  &vn_plan, 0 },
 	{ "pools/*/nodes",                 &vn_nodes, 0 },

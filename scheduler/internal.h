@@ -285,6 +285,9 @@ int store_write_exit(const char *dir, int code);
 
 /* render.c */
 int render_pool_status(const struct sky_pool *p, struct sky_buf *out);
+/* MNT/status: a header, then one line per pool (lock held). */
+int render_overview_header(struct sky_buf *out);
+int render_overview_line(const struct sky_pool *p, struct sky_buf *out);
 int render_pool_cost(const struct sky_pool *p, struct sky_buf *out);
 int render_node(const struct sky_node *n, struct sky_buf *out);
 int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out);

@@ -174,6 +174,20 @@ void job_note_stderr(const struct sky_job *j, const char *sub, const char *msg)
 	sky_append_line(path, msg);
 }
 
+/* pools/<p>/done: "EXIT STATE NAME" per finished job, appended in the
+ * order they finish, so a workflow follows one file (tail -f) instead of
+ * polling every result. The name comes last: it may hold spaces. */
+static void job_done_line(const struct sky_job *j)
+{
+	char path[PATH_MAX], line[sizeof(j->name) + 64];
+
+	if (store_pool_path(j->pool, "done", path, sizeof(path)))
+		return;
+	snprintf(line, sizeof(line), "%d %s %s", j->exit_code, job_state_name(j->state), j->name);
+	if (sky_append_line(path, line))
+		log_warn("pool %s: cannot append to %s", j->pool->name, path);
+}
+
 void job_finish(struct sky_job *j, int exit_code)
 {
 	enum sky_job_state s;
@@ -190,6 +204,7 @@ void job_finish(struct sky_job *j, int exit_code)
 		s = JOB_FAILED;
 	job_set_state(j, s);
 	journal_write(j->pool, 0, "end %s %d", j->name, exit_code);
+	job_done_line(j);
 	/* The top-level exit is rendered from this state (fs/job_files.c), so
 	 * it appears exactly when the record is on disk and waiters wake. */
 	store_job_save(j);

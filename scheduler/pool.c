@@ -458,6 +458,42 @@ static int render_locked(const char *name, int (*render)(const struct sky_pool *
 	return rc;
 }
 
+static int collect_cb(const char *key, void *value, void *arg)
+{
+	struct sky_pool ***at = arg;
+
+	(void)key;
+	*(*at)++ = value;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(struct sky_pool *const *)a)->name, (*(struct sky_pool *const *)b)->name);
+}
+
+int sky_render_overview(struct sky_buf *out)
+{
+	struct sky_pool **all, **at;
+	size_t n, i;
+	int rc;
+
+	pthread_mutex_lock(&g.lock);
+	n = g.pools.len;
+	if (!(all = at = calloc(n + 1, sizeof(*all)))) {
+		pthread_mutex_unlock(&g.lock);
+		return -ENOMEM;
+	}
+	sky_map_each(&g.pools, collect_cb, &at);
+	qsort(all, n, sizeof(*all), by_name);
+	rc = render_overview_header(out);
+	for (i = 0; i < n && !rc; i++)
+		rc = render_overview_line(all[i], out);
+	pthread_mutex_unlock(&g.lock);
+	free(all);
+	return rc;
+}
+
 int sky_pool_render_status(const char *name, struct sky_buf *out)
 {
 	return render_locked(name, render_pool_status, out);

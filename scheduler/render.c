@@ -98,6 +98,30 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 	return out->data ? 0 : -ENOMEM;
 }
 
+int render_overview_header(struct sky_buf *out)
+{
+	return sky_buf_printf(out, "%-24s %-12s %7s %6s %7s %6s %6s %10s %12s\n", "pool", "state",
+			      "nodes", "queued", "running", "done", "failed", "usd/h",
+			      "accrued_usd");
+}
+
+int render_overview_line(const struct sky_pool *p, struct sky_buf *out)
+{
+	char nodes[32];
+	int i, ready = 0, done, failed;
+
+	for (i = 0; i < p->n_nodes; i++)
+		ready += p->nodes[i].state == NODE_READY;
+	snprintf(nodes, sizeof(nodes), "%d/%d", ready, p->n_nodes);
+	done = p->counts[JOB_SUCCEEDED] + p->counts[JOB_FAILED] + p->counts[JOB_CANCELLED] +
+	       p->counts[JOB_LOST];
+	failed = p->counts[JOB_FAILED] + p->counts[JOB_LOST];
+	return sky_buf_printf(out, "%-24s %-12s %7s %6d %7d %6d %6d %10.4f %12.6f\n", p->name,
+			      pool_state_name(p->state), nodes, p->counts[JOB_QUEUED],
+			      p->counts[JOB_RUNNING], done, failed, pool_rate(p),
+			      pool_accrued(p, sky_now()));
+}
+
 int render_pool_cost(const struct sky_pool *p, struct sky_buf *out)
 {
 	sky_buf_printf(out, "rate_usd_per_hour: %.6f\naccrued_usd: %.6f\n", pool_rate(p),

@@ -52,6 +52,9 @@ int sky_pool_spec_set(const char *pool, const char *text, size_t len);
 
 /* pools/<p>/{status,cost,nodes/<n>} as text; events is a file on disk. */
 int sky_pool_render_status(const char *pool, struct sky_buf *out);
+/* MNT/status: one line per pool, by name (state, nodes ready/total, jobs
+ * queued/running/done/failed, USD/h, accrued USD). */
+int sky_render_overview(struct sky_buf *out);
 int sky_pool_render_cost(const char *pool, struct sky_buf *out);
 int sky_pool_render_node(const char *pool, const char *node, struct sky_buf *out);
 int sky_pool_render_plan(const char *pool, struct sky_buf *out);

@@ -358,7 +358,8 @@ def nothing_was_renamed_or_linked(t):
     t.assertEqual(sorted(os.listdir(os.path.join(t.pool, "jobs"))), ["run"])
     t.assertEqual(read(os.path.join(t.pool, "results", "done", "stdout")), "done\n")
     t.assertEqual(sorted(os.listdir(t.pool)), sorted(
-        ["spec", "status", "events", "cost", "plan", "nodes", "jobs", "broadcast", "results"]))
+        ["spec", "status", "events", "done", "cost", "plan", "nodes", "jobs", "broadcast",
+         "results"]))
 
 
 @case("special")
@@ -773,8 +774,8 @@ def mkdir_rmdir_storm(t):
         p = os.path.join(t.pools, n)
         t.assertIn(state(p), ("empty", "ready", "provisioning", "invalid"), n)
         t.assertEqual(sorted(os.listdir(p)), sorted(
-            ["spec", "status", "events", "cost", "plan", "nodes", "jobs", "broadcast",
-             "results"]))
+            ["spec", "status", "events", "done", "cost", "plan", "nodes", "jobs",
+             "broadcast", "results"]))
     for n in os.listdir(t.pools):
         os.rmdir(os.path.join(t.pools, n))
     t.assertEqual(os.listdir(t.pools), [])
