@@ -246,7 +246,15 @@ const struct vnode_ops vn_result_status = { .name = "result-status",
 
 static int rexit_getattr(const struct vpath *vp, struct stat *st)
 {
-	return fs_text_getattr(vp, st, sky_result_render_exit);
+	double ended = 0;
+	int rc = fs_text_getattr(vp, st, sky_result_render_exit);
+
+	if (!rc && !sky_result_end_time(vp->pool, vp->job, &ended)) {
+		st->st_mtim.tv_sec = (time_t)ended;
+		st->st_mtim.tv_nsec = (long)((ended - (double)(time_t)ended) * 1e9);
+		st->st_ctim = st->st_mtim;
+	}
+	return rc;
 }
 
 static int rexit_open(const struct vpath *vp, struct fuse_file_info *fi, struct fh *fh)

@@ -169,6 +169,21 @@ int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *ou
 	return rc;
 }
 
+int sky_result_end_time(const char *pool, const char *job, double *ended)
+{
+	struct sky_job *j;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.lock);
+	j = job_get(pool, job);
+	if (!j || job_active(j))
+		rc = -ENOENT;
+	else
+		*ended = j->ended;
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
 /* The pool that path lies in: "<state>/pools/<pool>/..."; lock held. The
  * SSH transport asks with a path read back from /proc (symlinks resolved),
  * so the state directory's real path is tried too. */

@@ -102,6 +102,9 @@ int sky_result_wait(const char *pool, const char *job, const char *node,
 int sky_result_ended(const char *pool, const char *job, const char *node);
 /* results/<job>/exit: "N\n" once the job ended, -ENOENT before. */
 int sky_result_render_exit(const char *pool, const char *job, struct sky_buf *out);
+/* When the job ended (seconds since the epoch): exit's modification
+ * time, so that make and friends see a result newer than its source. */
+int sky_result_end_time(const char *pool, const char *job, double *ended);
 /* Path on disk of results/<job>/<rel>. */
 int sky_result_disk_path(const char *pool, const char *job, const char *rel,
 			 char *out, size_t len);
