@@ -13,7 +13,8 @@ packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
           # depends on crun | runc and apt picks crun, which fails on hybrid
           # cgroups); slirp4netns (each node's network) and uidmap are only
           # podman's Recommends
-          podman runc slirp4netns uidmap)
+          podman runc slirp4netns uidmap
+          make parallel)     # the workflow examples' tests (examples/)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,8 @@
-"""Real tools driving the mount (issue 10): GNU make runs examples/make's
-Makefile with -j8, and on the second run, after one source changed, runs
-only that job again."""
+"""Real tools driving the mount (issue 10), each an example in examples/:
+GNU make with -j8 runs again only what changed (examples/make), GNU
+parallel submits and collects (examples/parallel), and a bash script
+provisions a pool, maps, follows the done stream, reduces and tears down
+(examples/mapreduce)."""
 
 import os
 import shutil
@@ -80,3 +82,42 @@ class Make(SkyfsTestCase):
         self.assertEqual([ln for ln in r.stdout.splitlines() if "exited" in ln],
                          ["z.sh exited 0"])
         self.assertIn("z.sh: fixed", r.stdout)
+
+
+@unittest.skipUnless(shutil.which("parallel"), "GNU parallel is not installed (apt-get install parallel)")
+class Parallel(SkyfsTestCase):
+    def test_parallel_submits_and_collects(self):
+        pool = self.make_pool("par", "slots = 4\n")
+        numbers = [str(n) for n in range(1, 25)]
+        r = subprocess.run([os.path.join(EXAMPLES, "parallel", "square.sh"), pool] + numbers,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), ["%d %d" % (n, n * n) for n in range(1, 25)])
+        self.assertEqual(len(os.listdir(os.path.join(pool, "results"))), 24)
+        # a failing input fails the run and names its job
+        with open(os.path.join(pool, "results", "sq-3", "stdout")) as f:
+            self.assertEqual(f.read(), "9\n")
+        r = subprocess.run([os.path.join(EXAMPLES, "parallel", "square.sh"), pool, "2x"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("sq-2x exited 2", r.stderr)
+
+
+class MapReduce(SkyfsTestCase):
+    def test_wordcount_pipeline_provisions_maps_reduces_and_tears_down(self):
+        text = "".join("the quick brown fox %d jumps over the lazy dog %s\n"
+                       % (i % 5, "The" if i % 3 else "cat") for i in range(300))
+        src = os.path.join(tempfile.mkdtemp(prefix="skyfs-wc-"), "input.txt")
+        self.addCleanup(shutil.rmtree, os.path.dirname(src), True)
+        with open(src, "w") as f:
+            f.write(text)
+        r = subprocess.run([os.path.join(EXAMPLES, "mapreduce", "wordcount.sh"), self.mnt,
+                            src, "3"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        words = {}
+        for w in text.lower().split():
+            words[w] = words.get(w, 0) + 1
+        want = sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        self.assertEqual(r.stdout.splitlines(), ["%d %s" % (n, w) for w, n in want])
+        # it tore its pool down
+        self.assertEqual(os.listdir(os.path.join(self.mnt, "pools")), [])
