@@ -71,6 +71,8 @@ struct sky_node {
 	char error[512];
 	char waiting[256];               /* what its provisioning waits for in the
 					  * provider's queue, "" when nothing */
+	const char *step;                /* while provisioning: "launching",
+					  * "running setup"; NULL otherwise */
 };
 
 /* One execution of a job on one node; a broadcast job has one per node. */

@@ -125,6 +125,8 @@ static int provision_node(struct sky_pool *p, int i, void *arg)
 	pthread_mutex_lock(&g.lock);
 	stop = p->stop != STOP_NONE;
 	rc = n->inst.id[0] != '\0';
+	if (!rc && !stop)
+		n->step = "launching";
 	pthread_mutex_unlock(&g.lock);
 	if (rc)
 		return 0;
@@ -141,6 +143,7 @@ static int provision_node(struct sky_pool *p, int i, void *arg)
 	}
 	node_report_waiting(p, i, "");
 	pthread_mutex_lock(&g.lock);
+	n->step = NULL;
 	/* even a failed node may exist: teardown needs its id */
 	n->inst = inst;
 	n->owner = pa->owner_ix;
@@ -256,11 +259,14 @@ static int setup_node(struct sky_pool *p, int i, void *arg)
 	(void)arg;
 	pthread_mutex_lock(&g.lock);
 	stop = p->stop != STOP_NONE || n->state != NODE_PROVISIONING || !n->inst.id[0];
+	if (!stop && p->spec.setup)
+		n->step = "running setup";
 	pthread_mutex_unlock(&g.lock);
 	if (stop)
 		return 0;
 	bad = p->spec.setup && run_setup(p, n);
 	pthread_mutex_lock(&g.lock);
+	n->step = NULL;
 	if (bad) {
 		n->state = NODE_FAILED;
 		pool_event(p, "node %s: %s", n->name, n->error);

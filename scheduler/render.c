@@ -24,6 +24,29 @@ static void put_time(struct sky_buf *out, const char *key, double t)
 	sky_buf_printf(out, "%s: %s\n", key, ts);
 }
 
+/* "progress: 3/8 nodes ready, 4 launching, 1 running setup": what the
+ * nodes of a pool being provisioned are doing. */
+static void put_progress(const struct sky_pool *p, int ready, struct sky_buf *out)
+{
+	static const char *const steps[] = { "waiting", "launching", "running setup" };
+	int count[3] = { 0, 0, 0 }, i, k;
+
+	for (i = 0; i < p->n_nodes; i++) {
+		const struct sky_node *n = &p->nodes[i];
+
+		if (n->waiting[0])
+			count[0]++;
+		else if (n->step)
+			for (k = 1; k < 3; k++)
+				count[k] += !strcmp(n->step, steps[k]);
+	}
+	sky_buf_printf(out, "progress: %d/%d nodes ready", ready, p->n_nodes);
+	for (k = 0; k < 3; k++)
+		if (count[k])
+			sky_buf_printf(out, ", %d %s", count[k], steps[k]);
+	sky_buf_printf(out, "\n");
+}
+
 int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 {
 	int i, ready = 0;
@@ -82,6 +105,8 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 			sky_buf_printf(out, "candidates: %zu\n", p->n_cands);
 	}
 	sky_buf_printf(out, "nodes_ready: %d\n", ready);
+	if (p->state == POOL_PROVISIONING || p->state == POOL_PENDING)
+		put_progress(p, ready, out);
 	sky_buf_printf(out, "jobs_queued: %d\njobs_running: %d\njobs_succeeded: %d\n"
 		       "jobs_failed: %d\njobs_cancelled: %d\njobs_lost: %d\n",
 		       p->counts[JOB_QUEUED], p->counts[JOB_RUNNING], p->counts[JOB_SUCCEEDED],

@@ -71,3 +71,14 @@ class Glance(SkyfsTestCase):
         finally:
             tail.kill()
             tail.wait(5)
+
+    def test_progress_while_provisioning(self):
+        pool = self.pool_path("pr")
+        os.mkdir(pool)
+        write(os.path.join(pool, "spec"), "nodes = 2\nsetup = sleep 1.5\n")
+        status = os.path.join(pool, "status")
+        wait_for(lambda: "progress: 0/2 nodes ready, 2 running setup" in read(status), 10,
+                 what="both nodes in their setup")
+        self.assertEqual(read(status).splitlines()[0], "provisioning")
+        self.wait_state(pool, "ready", 15)
+        self.assertNotIn("progress:", read(status))
