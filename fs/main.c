@@ -26,6 +26,8 @@ struct options {
 	char *api_timeout;
 	char *recover;
 	char *sweep_interval;
+	char *nonopt[2];        /* [SOURCE] MOUNTPOINT: mount(8)'s helper gives both */
+	int n_nonopt;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -57,20 +59,30 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
 {
 	struct options *o = data;
 
-	(void)arg;
 	(void)out;
 	switch (key) {
 	case KEY_HELP: o->show_help = 1; return 0;
 	case KEY_VERSION: o->show_version = 1; return 0;
 	case KEY_FOREGROUND: o->foreground = 1; return 1;
 	case KEY_DEBUG: o->debug = o->foreground = 1; return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* `mount -t fuse.skyfs SOURCE DIR` runs "skyfs SOURCE DIR -o ...":
+		 * the source names nothing (fstab's first field); the last one is
+		 * the mountpoint */
+		if (o->n_nonopt == 2) {
+			fprintf(stderr, "skyfs: too many arguments: %s\n", arg);
+			return -1;
+		}
+		if (!(o->nonopt[o->n_nonopt++] = strdup(arg)))
+			return -1;
+		return 0;
 	default: return 1;
 	}
 }
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "\n"
 	       "Compute pools as directories: mkdir MOUNTPOINT/pools/NAME, write its spec,\n"
 	       "copy jobs into jobs/ or broadcast/, read results/. See the README.\n"
@@ -97,6 +109,9 @@ static void usage(const char *prog)
 	       "    -h, --help      this text, then libfuse's options\n"
 	       "    -V, --version   print the version\n"
 	       "\n"
+	       "SOURCE (ignored) lets mount(8) and /etc/fstab start skyfs: a line\n"
+	       "  skyfs /mnt/sky fuse.skyfs state=/var/lib/skyfs,noauto 0 0\n"
+	       "mounts with `mount /mnt/sky` (see skyfs(1)).\n"
 	       "The mount always uses auto_unmount, so a crash leaves no dead mount.\n"
 	       "Logs go to STATE/skyfs.log. Exit status: 0 after a clean unmount or\n"
 	       "SIGTERM/SIGINT (every pool torn down), 1 on a usage or mount error,\n"
@@ -180,6 +195,8 @@ int main(int argc, char *argv[])
 		return sky_job_helper_main();
 
 	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) == -1)
+		return 1;
+	if (opts.n_nonopt && fuse_opt_add_arg(&args, opts.nonopt[opts.n_nonopt - 1]))
 		return 1;
 	if (opts.show_version) {
 		printf("skyfs %s\n", SKYFS_VERSION);
@@ -269,6 +286,8 @@ int main(int argc, char *argv[])
 	free(opts.api_timeout);
 	free(opts.recover);
 	free(opts.sweep_interval);
+	free(opts.nonopt[0]);
+	free(opts.nonopt[1]);
 	sky_catalog_fini();
 	sky_log_close();
 	return destroyed ? 0 : rc ? 1 : 0;
