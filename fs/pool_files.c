@@ -26,6 +26,7 @@ static const char readme_text[] =
 	"  rm -r pools/NAME/results/job.sh       forget a finished job\n"
 	"  rmdir pools/NAME                      tear everything down\n"
 	"\n"
+	"  cp FILE templates/NAME                keep a spec; cp it to a pool's spec\n"
 	"  cat status                            every pool on one line each\n"
 	"  tail -f pools/NAME/done               finished jobs: EXIT STATE NAME\n"
 	"  cat pools/NAME/plan                   the ranked offers, the one in use\n"
@@ -125,6 +126,7 @@ static int root_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 	(void)vp;
 	fs_fill(buf, fill, "README");
 	fs_fill(buf, fill, "status");
+	fs_fill(buf, fill, "templates");
 	fs_fill(buf, fill, "pools");
 	fs_fill(buf, fill, "catalog");
 	fs_fill(buf, fill, "providers");
