@@ -18,10 +18,12 @@
 #include "transport/ssh.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "scheduler/config.h"
 #include "scheduler/sched.h"
 
 struct options {
 	char *state;
+	char *config;
 	char *catalog_max_age;
 	char *api_timeout;
 	char *recover;
@@ -42,6 +44,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
 #define OPT(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt option_spec[] = {
 	OPT("state=%s", state),
+	OPT("config=%s", config),
 	OPT("catalog_max_age=%s", catalog_max_age),
 	OPT("api_timeout=%s", api_timeout),
 	OPT("recover=%s", recover),
@@ -90,6 +93,9 @@ static void usage(const char *prog)
 	       "skyfs options:\n"
 	       "    -o state=DIR    state directory (default $XDG_STATE_HOME/skyfs,\n"
 	       "                    else ~/.local/state/skyfs); one mount at a time\n"
+	       "    -o config=FILE  defaults (state, provider, region, orphan_timeout,\n"
+	       "                    aws_profile); default $XDG_CONFIG_HOME/skyfs/config,\n"
+	       "                    else ~/.config/skyfs/config, if there is one\n"
 	       "    -o catalog_max_age=DURATION\n"
 	       "                    flag shipped offer snapshots older than this as\n"
 	       "                    stale (default 30d)\n"
@@ -212,6 +218,12 @@ int main(int argc, char *argv[])
 		fuse_opt_free_args(&args);
 		return rc ? 1 : 0;
 	}
+	if (sky_config_load(opts.config, err, sizeof(err))) {
+		fprintf(stderr, "skyfs: config: %s\n", err);
+		return 1;
+	}
+	if (!opts.state && sky_config_state())
+		opts.state = strdup(sky_config_state());
 	if (opts.state) {
 		if (snprintf(state, sizeof(state), "%s", opts.state) >= (int)sizeof(state)) {
 			fprintf(stderr, "skyfs: state directory path too long\n");
@@ -286,6 +298,7 @@ int main(int argc, char *argv[])
 	free(opts.api_timeout);
 	free(opts.recover);
 	free(opts.sweep_interval);
+	free(opts.config);
 	free(opts.nonopt[0]);
 	free(opts.nonopt[1]);
 	sky_catalog_fini();

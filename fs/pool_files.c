@@ -11,6 +11,7 @@
 #include "fs/tree.h"
 #include "common/log.h"
 #include "scheduler/sched.h"
+#include "scheduler/config.h"
 #include "scheduler/spec.h"
 
 static const char readme_text[] =
@@ -96,7 +97,15 @@ static int render_overview(const char *pool, const char *name, struct sky_buf *o
 	return sky_render_overview(out);
 }
 
+static int render_config(const char *pool, const char *name, struct sky_buf *out)
+{
+	(void)pool;
+	(void)name;
+	return sky_config_render(sky_sched_state_dir(), out);
+}
+
 FS_TEXT_FILE(readme, render_readme);
+FS_TEXT_FILE(config, render_config);
 FS_TEXT_FILE(overview, render_overview);
 FS_TEXT_FILE(status, render_status);
 FS_TEXT_FILE(cost, render_cost);
@@ -126,6 +135,7 @@ static int root_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 	(void)vp;
 	fs_fill(buf, fill, "README");
 	fs_fill(buf, fill, "status");
+	fs_fill(buf, fill, "config");
 	fs_fill(buf, fill, "templates");
 	fs_fill(buf, fill, "pools");
 	fs_fill(buf, fill, "catalog");

@@ -30,6 +30,7 @@ static const struct vrow table[] = {
 	{ "",                              &vn_root, 0 },
 	{ "README",                        &vn_readme, 0 },
 	{ "status",                        &vn_overview, 0 },
+	{ "config",                        &vn_config, 0 },
 	{ "templates",                     &vn_templates, 0 },
 	{ "templates/*",                   &vn_template, 0 },
 	{ "pools",                         &vn_pools, 0 },

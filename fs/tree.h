@@ -69,7 +69,7 @@ extern const struct vnode_ops vn_root, vn_readme, vn_pools, vn_pool, vn_spec, vn
 	vn_catalog, vn_catalog_accels, vn_catalog_offers, vn_providers, vn_provider,
 	vn_provider_status,
 	vn_result_status, vn_result_wait, vn_result_exit, vn_result_disk,
-	vn_templates, vn_template;
+	vn_templates, vn_template, vn_config;
 
 /* Shared helpers for handlers. */
 /* Generated read-only text: render(pool, second capture, out). */

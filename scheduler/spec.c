@@ -106,6 +106,45 @@ static int apply_entry(struct spec_ctx *c, const char *key, const char *val)
 	return k->parse(c, k, suffix, val);
 }
 
+/* The configuration file's defaults (sky_spec_set_default), by row; set
+ * before the scheduler starts, read-only after. */
+static char *site_defaults[SPEC_MAX_KEYS];
+
+int sky_spec_set_default(const char *key, const char *value, char *err, size_t errlen)
+{
+	struct sky_spec s;
+	const char *suffix;
+	const struct spec_key *k = spec_find_key(key, &suffix);
+	char *text = NULL;
+	int rc;
+
+	if (!k || k->prefix) {
+		snprintf(err, errlen, "\"%s\" is not a spec key that can have a default", key);
+		return -EINVAL;
+	}
+	/* the value must stand in a spec on its own */
+	if (asprintf(&text, "%s = %s\n", key, value) < 0)
+		return -ENOMEM;
+	rc = sky_spec_parse(text, strlen(text), &s, err, errlen);
+	free(text);
+	/* what the value itself is; checks that need other keys (provider =
+	 * ssh and its hosts) are for the specs it becomes part of */
+	if (rc && !strncmp(err, "line 1: ", 8))
+		return rc;
+	if (!rc)
+		sky_spec_free(&s);
+	free(site_defaults[k - spec_keys]);
+	return (site_defaults[k - spec_keys] = strdup(value)) ? 0 : -ENOMEM;
+}
+
+const char *sky_spec_get_default(const char *key)
+{
+	const char *suffix;
+	const struct spec_key *k = spec_find_key(key, &suffix);
+
+	return !k ? NULL : site_defaults[k - spec_keys] ? site_defaults[k - spec_keys] : k->def;
+}
+
 static int apply_defaults(struct spec_ctx *c)
 {
 	size_t i;
@@ -113,8 +152,9 @@ static int apply_defaults(struct spec_ctx *c)
 
 	for (i = 0; i < n_spec_keys; i++) {
 		const struct spec_key *k = &spec_keys[i];
+		const char *def = site_defaults[i] ? site_defaults[i] : k->def;
 
-		if (k->def && (rc = k->parse(c, k, "", k->def)))
+		if (def && (rc = k->parse(c, k, "", def)))
 			return rc;
 	}
 	c->s->res.vcpus = c->s->res.memory_gb = 0;

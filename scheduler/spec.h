@@ -104,6 +104,14 @@ int sky_spec_parse(const char *text, size_t len, struct sky_spec *out,
 		   char *err, size_t errlen);
 void sky_spec_free(struct sky_spec *s);
 
+/* Site defaults (the configuration file): key's value when a spec does
+ * not set it, instead of the built-in one. Checked as a one-line spec;
+ * -EINVAL with err for an unknown key or a bad value. Call before any
+ * spec is parsed by another thread. */
+int sky_spec_set_default(const char *key, const char *value, char *err, size_t errlen);
+/* The default key has now (site or built-in), NULL for none. */
+const char *sky_spec_get_default(const char *key);
+
 /* Renders the keys of s as "key = value" lines (canonical form); the caller
  * frees *out. Used for status and tests, not to replace what the user wrote. */
 int sky_spec_format(const struct sky_spec *s, char **out);

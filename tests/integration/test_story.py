@@ -11,7 +11,7 @@ from harness import (SKYFS, SkyfsTestCase, read, run_cmd, state, wait_for, write
 class UserStory(SkyfsTestCase):
     def test_user_story(self):
         top = sorted(os.listdir(self.mnt))
-        self.assertEqual(top, ["README", "catalog", "pools", "providers", "status", "templates"])
+        self.assertEqual(top, ["README", "catalog", "config", "pools", "providers", "status", "templates"])
         self.assertIn("pools", read(os.path.join(self.mnt, "README")))
 
         pool = self.pool_path("demo")
