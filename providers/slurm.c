@@ -276,15 +276,21 @@ static void *watch_main(void *arg)
 
 /* ---- prepare, teardown ------------------------------------------------------------------ */
 
+static void stop_watcher(struct slurm_state *st)
+{
+	if (!st->watching)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->stop = 1;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(st->watcher, NULL);
+	st->watching = 0;
+}
+
 static void state_free(struct slurm_state *st)
 {
-	if (st->watching) {
-		pthread_mutex_lock(&st->lock);
-		st->stop = 1;
-		pthread_cond_broadcast(&st->cond);
-		pthread_mutex_unlock(&st->lock);
-		pthread_join(st->watcher, NULL);
-	}
+	stop_watcher(st);
 	slurm_client_fini(&st->api);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
@@ -418,6 +424,8 @@ static int slurm_teardown(void *state, struct sky_err *err)
 		return 0;
 	if ((rc = cancel_named(st, err)))
 		return rc;   /* the scheduler retries: the state stays */
+	/* no touch of the alive file into a directory being removed */
+	stop_watcher(st);
 	sky_rm_rf(st->dir);
 	state_free(st);
 	return 0;
