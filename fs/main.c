@@ -190,6 +190,20 @@ void skyfs_destroy(void *data)
 	destroyed = 1;
 }
 
+static void free_options(struct fuse_args *args)
+{
+	fuse_opt_free_args(args);
+	free(opts.state);
+	free(opts.config);
+	free(opts.catalog_max_age);
+	free(opts.api_timeout);
+	free(opts.recover);
+	free(opts.sweep_interval);
+	free(opts.nonopt[0]);
+	free(opts.nonopt[1]);
+	memset(&opts, 0, sizeof(opts));
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -220,6 +234,7 @@ int main(int argc, char *argv[])
 	}
 	if (sky_config_load(opts.config, err, sizeof(err))) {
 		fprintf(stderr, "skyfs: config: %s\n", err);
+		free_options(&args);
 		return 1;
 	}
 	if (!opts.state && sky_config_state())
@@ -292,15 +307,7 @@ int main(int argc, char *argv[])
 	rc = fuse_main(args.argc, args.argv, &skyfs_ops, NULL);
 	if (!destroyed)
 		sky_sched_close();   /* the mount never came up */
-	fuse_opt_free_args(&args);
-	free(opts.state);
-	free(opts.catalog_max_age);
-	free(opts.api_timeout);
-	free(opts.recover);
-	free(opts.sweep_interval);
-	free(opts.config);
-	free(opts.nonopt[0]);
-	free(opts.nonopt[1]);
+	free_options(&args);
 	sky_catalog_fini();
 	sky_log_close();
 	return destroyed ? 0 : rc ? 1 : 0;

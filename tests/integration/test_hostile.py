@@ -702,7 +702,7 @@ def queued_10k(t):
     """10 000 jobs queued behind a sleeping one (slots = 1): listing shows
     them all, all are queued, and rmdir takes the pool down in bounded time."""
     pool = t.make_pool("flood", "slots = 1\n")
-    t.submit(pool, "first", "sleep 300\n")
+    t.submit(pool, "first", "sleep 8675301\n")   # a marker no other test runs
     t.wait_job_state(pool, "first", "running", 10)
     names = ["q%05d" % i for i in range(10000)]
 
@@ -729,7 +729,7 @@ def queued_10k(t):
     rmdir_s = time.monotonic() - t0
     t.assertLess(rmdir_s, 30, "rmdir took %.1fs (submission %.1fs)" % (rmdir_s, submit_s))
     t.assertNotIn("flood", os.listdir(t.pools))
-    t.assertFalse(processes_with_cmdline("sleep 300"))
+    t.assertFalse(processes_with_cmdline("sleep 8675301"))
 
 
 @case(None)
@@ -789,9 +789,13 @@ def job_helper_killed(t):
     pool = t.make_pool("hk", "slots = 2\n")
     t.submit(pool, "victim", "sleep 8675320\n")
     t.wait_job_state(pool, "victim", "running", 10)
-    helpers = [p for p in processes_with_cmdline("skyfs-job-helper")
-               if _ppid(p) == t.daemon.pid]
-    t.assertEqual(len(helpers), 1, helpers)
+
+    def ours():
+        return [p for p in processes_with_cmdline("skyfs-job-helper")
+                if _ppid(p) == t.daemon.pid]
+    # /proc read under load (other test processes come and go) may miss it once
+    wait_for(lambda: len(ours()) == 1, 5, what=lambda: "one helper of ours, not %s" % ours())
+    helpers = ours()
     os.kill(helpers[0], signal.SIGKILL)
     t.wait_job_state(pool, "victim", "failed", 10)
     t.assertIn("error: the job's supervisor process died",
