@@ -25,6 +25,10 @@
  * (its steps go with it); the orphan sweep cancels jobs of this mount
  * whose pool is gone, found by their name.
  *
+ * This file: the provider's operations and the watcher; slurm_api.c: the
+ * REST client and wire; slurm_steps.c: the probe and leftover steps,
+ * through Slurm's client commands.
+ *
  * Ownership: struct slurm_state belongs to the scheduler between
  * prepare() and teardown(); st->lock guards nodes[] and the watcher's
  * state, and is never held during a call to Slurm or a callback. */
@@ -38,21 +42,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/proc.h"
 #include "common/util.h"
 #include "providers/slurm_api.h"
+#include "providers/slurm_steps.h"
 #include "scheduler/spec.h"
 #include "transport/srun.h"
 
 #define WATCH_S 2.0             /* how often the watcher asks about each allocation */
 #define POLL_MIN_S 0.2          /* provision's first polls while the job waits */
 #define POLL_MAX_S 2.0
-#define PROBE_TIMEOUT_MS 30000
 #define MAX_NODES 1024
 
 struct pool_node {
@@ -99,8 +101,6 @@ static int may_run(const char *state)
 }
 
 /* "slurm job 42 CANCELLED", with the reason when Slurm gives one. */
-static int may_run(const char *state);
-
 static void describe(const struct slurm_job *j, char *out, size_t len)
 {
 	/* an ended job keeps the reason it last waited for: not news */
@@ -530,109 +530,6 @@ static int wait_running(struct slurm_state *st, int rank, long id, struct sky_in
 	}
 }
 
-/* Runs one of Slurm's client commands (srun, squeue, scancel) with its
- * output into out: not in the daemon's environment (SLURM_JWT would make
- * srun speak JWT to slurmd, and must not reach a node anyway), only PATH
- * and which cluster. */
-static int client_command(char *const argv[], struct sky_buf *out, int *status)
-{
-	char conf[4200], *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, NULL };
-
-	if (getenv("SLURM_CONF")) {
-		snprintf(conf, sizeof(conf), "SLURM_CONF=%s", getenv("SLURM_CONF"));
-		envp[1] = conf;
-	}
-	return sky_run_capture_env(argv, envp, PROBE_TIMEOUT_MS, out, 1 << 16, status);
-}
-
-/* After a crash: the steps of job id that a dead daemon's srun started
- * (its jobs, run again now) are cancelled, the batch step stays. squeue
- * and scancel: slurmrestd 0.0.38 has no step calls. */
-static int cancel_steps(long id, struct sky_err *err)
-{
-	char jobs[64], *line, *save = NULL, *args[40];
-	struct sky_buf out = { 0 }, words = { 0 };
-	size_t n = 0, i, offs[32];
-	int status = 0, rc;
-
-	snprintf(jobs, sizeof(jobs), "--jobs=%ld", id);
-	{
-		char *argv[] = { "squeue", "--steps", jobs, "--noheader", "--format=%i", NULL };
-
-		rc = client_command(argv, &out, &status);
-	}
-	if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
-		rc = -EIO;
-	for (line = out.data && !rc ? strtok_r(out.data, "\n", &save) : NULL;
-	     line && n < SKY_ARRAY_SIZE(offs); line = strtok_r(NULL, "\n", &save)) {
-		char *dot = strchr(line, '.');
-
-		/* "42.3" yes; "42.batch", "42.extern" no */
-		if (dot && dot[1] >= '0' && dot[1] <= '9' && atol(line) == id) {
-			offs[n++] = words.len;
-			sky_buf_append(&words, line, strlen(line) + 1);
-		}
-	}
-	if (!rc && n && words.data) {
-		args[0] = "scancel";
-		args[1] = "--quiet";
-		for (i = 0; i < n; i++)
-			args[2 + i] = words.data + offs[i];
-		args[2 + n] = NULL;
-		log_info("job %ld: cancelling %zu step(s) a previous run left", id, n);
-		if (!(rc = client_command(args, &out, &status)) &&
-		    (!WIFEXITED(status) || WEXITSTATUS(status)))
-			rc = -EIO;
-	}
-	if (rc)
-		sky_err_set(err, "slurm: cannot cancel the steps job %ld had: %s", id,
-			    rc == -EIO ? "squeue or scancel failed" : strerror(-rc));
-	sky_buf_free(&words);
-	sky_buf_free(&out);
-	return rc;
-}
-
-/* One step on the node that reads a file skyfs just wrote: the node sees
- * the state directory. */
-static int probe(struct slurm_state *st, int rank, const struct sky_instance *inst,
-		 struct sky_err *err)
-{
-	char file[4200], token[40], jobid[64], node[160];
-	struct sky_buf out = { 0 };
-	int status = 0, rc;
-
-	snprintf(token, sizeof(token), "skyfs-%d-%.0f-%d", (int)getpid(), sky_mono() * 1e9, rank);
-	snprintf(file, sizeof(file), "%s/probe-%d", st->dir, rank);
-	if ((rc = sky_write_file_atomic(file, token, strlen(token), 0))) {
-		sky_err_set(err, "slurm: %s: %s", file, strerror(-rc));
-		return rc;
-	}
-	snprintf(jobid, sizeof(jobid), "--jobid=%s", inst->id);
-	snprintf(node, sizeof(node), "--nodelist=%s", inst->address);
-	{
-		char *argv[] = { (char *)sky_srun_path(), jobid, node, "--overlap", "--nodes=1",
-				 "--ntasks=1", "--input=none", "--quiet", "--export=NONE",
-				 "/bin/cat", file, NULL };
-
-		rc = client_command(argv, &out, &status);
-	}
-	unlink(file);
-	if (rc == -ETIMEDOUT)
-		sky_err_set(err, "slurm: srun on %s for job %s did not answer in %d s",
-			    inst->address, inst->id, PROBE_TIMEOUT_MS / 1000);
-	else if (rc)
-		sky_err_set(err, "slurm: cannot run srun: %s", strerror(-rc));
-	else if (!WIFEXITED(status) || WEXITSTATUS(status) || !out.data ||
-		 strncmp(out.data, token, strlen(token))) {
-		sky_err_set(err, "slurm: node %s does not see %s, which skyfs needs to share with "
-			    "it: run skyfs with a state directory on a filesystem the nodes "
-			    "mount at the same path (-o state=DIR)", inst->address, st->dir);
-		rc = -EIO;
-	}
-	sky_buf_free(&out);
-	return rc;
-}
-
 /* The node is ready: the transport and the watcher take it. */
 static void take(struct slurm_state *st, int rank, long id, struct sky_instance *inst)
 {
@@ -655,7 +552,7 @@ static int start_node(struct slurm_state *st, int rank, long id, struct sky_inst
 		return rc;
 	if (st->waiting)
 		st->waiting(st->cb_arg, rank, "");
-	if ((rc = probe(st, rank, inst, err)))
+	if ((rc = slurm_probe(st->dir, rank, inst, err)))
 		return rc;
 	take(st, rank, id, inst);
 	return 0;
@@ -705,7 +602,7 @@ static int slurm_adopt(void *state, int rank, struct sky_instance *inst, struct 
 	if (rc)
 		return rc;
 	/* its old steps are jobs the scheduler runs again */
-	if (holds(j.state) && (rc = cancel_steps(id, err)))
+	if (holds(j.state) && (rc = slurm_cancel_steps(id, err)))
 		return rc;
 	pthread_mutex_lock(&st->lock);
 	st->nodes[rank].job = id;
