@@ -90,7 +90,8 @@ import time
 import urllib.error
 import urllib.request
 
-from sshnodes import run, pid_alive, descendants, make_searchable, can_bind
+from sshnodes import (Fixture, _all_pids, _environ, _signal, can_bind, descendants,
+                      make_searchable, pid_alive, run)
 
 SLURMCTLD = "/usr/sbin/slurmctld"
 SLURMD = "/usr/sbin/slurmd"
@@ -129,22 +130,6 @@ def have_slurm():
             and all(_which(c) for c in CLIENTS + ("munge",)))
 
 
-def _signal(pid, sig):
-    try:
-        os.kill(pid, sig)
-        return True
-    except OSError:
-        return False
-
-
-def _environ(pid):
-    try:
-        with open("/proc/%d/environ" % pid, "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
-
-
 def _cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -159,10 +144,9 @@ def marked_pids(mark):
     plus everything below them."""
     tag = ("%s=%s" % (MARK_VAR, mark)).encode()
     found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid() and tag in _environ(int(d)):
-            if pid_alive(int(d)):
-                found.append(int(d))
+    for pid in _all_pids():
+        if pid != os.getpid() and tag in _environ(pid).split(b"\0") and pid_alive(pid):
+            found.append(pid)
     out = list(found)
     for pid in found:
         out += [p for p in descendants(pid) if p not in out]
@@ -362,7 +346,7 @@ def parse_gres(gres):
 
 # ---- the cluster ------------------------------------------------------------------
 
-class SlurmCluster:
+class SlurmCluster(Fixture):
     """A one-node Slurm cluster with slurmrestd; a context manager (start / stop).
 
     Attributes: workdir, cpus, gres, node, cluster (ClusterName), ctld_port,
@@ -548,25 +532,7 @@ class SlurmCluster:
         e.update(extra or {})
         return e
 
-    # ---- lifecycle ----
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            try:
-                self.stop()
-            finally:
-                self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.close()
-        return False
+    # ---- lifecycle (sshnodes.Fixture's context manager) ----
 
     def _spawn(self, name, args, log, env, user=None):
         """Starts a daemon in the foreground and its own session; its
@@ -742,24 +708,7 @@ class SlurmCluster:
     def _client(self, args, timeout=CMD_TIMEOUT, input=None, check=False):
         """Runs a Slurm client command against this cluster (SLURM_CONF set,
         other SLURM_* variables dropped)."""
-        p = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=self._client_env(), start_new_session=True)
-        try:
-            out, err = p.communicate(input=input.encode() if isinstance(input, str) else input,
-                                     timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            p.communicate(timeout=3)
-            raise
-        r = subprocess.CompletedProcess(args, p.returncode, out.decode("utf-8", "replace"),
-                                        err.decode("utf-8", "replace"))
-        if check and r.returncode != 0:
-            raise subprocess.CalledProcessError(r.returncode, args, r.stdout, r.stderr)
-        return r
+        return run(args, timeout=timeout, input=input, check=check, env=self._client_env())
 
     def command(self, args, timeout=CMD_TIMEOUT, input=None, check=False):
         """Public form of _client(): any client (srun, scontrol, sacct ...)."""

@@ -65,13 +65,14 @@ def have_sshd():
     return os.access(SSHD, os.X_OK)
 
 
-def run(args, timeout=CMD_TIMEOUT, input=None, check=False):
+def run(args, timeout=CMD_TIMEOUT, input=None, check=False, env=None):
     """Runs a command with a hard timeout (the whole process group is killed
-    when it runs over). Returns CompletedProcess with text output; raises
-    subprocess.TimeoutExpired on timeout, CalledProcessError if check and the
-    status is non-zero."""
+    when it runs over), in env (None: this process's). Returns
+    CompletedProcess with text output; raises subprocess.TimeoutExpired on
+    timeout, CalledProcessError if check and the status is non-zero."""
     p = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         env=env)
     try:
         out, err = p.communicate(input=input.encode() if isinstance(input, str) else input,
                                  timeout=timeout)
@@ -87,6 +88,29 @@ def run(args, timeout=CMD_TIMEOUT, input=None, check=False):
     if check and r.returncode != 0:
         raise subprocess.CalledProcessError(r.returncode, args, r.stdout, r.stderr)
     return r
+
+
+class Fixture:
+    """A context manager around start(), stop() and close(): a start that
+    fails stops what it started; close() always runs last."""
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            try:
+                self.stop()
+            finally:
+                self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        finally:
+            self.close()
+        return False
 
 
 def _ephemeral_low():
@@ -455,7 +479,7 @@ class _Node:
         self.generation = 0         # host key generation (rekey)
 
 
-class SshNodes:
+class SshNodes(Fixture):
     """n sshd processes on loopback; a context manager (start / stop).
 
     Attributes: user, uid, gid, workdir, identity (client private key path),
@@ -566,25 +590,7 @@ class SshNodes:
                           self.authorized_keys, node.pidfile, self.log_level,
                           "skyfs test node %d" % node.index)
 
-    # ---- lifecycle ----
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            try:
-                self.stop()
-            finally:
-                self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.close()
-        return False
+    # ---- lifecycle (Fixture's context manager) ----
 
     def start(self):
         """Starts every node; returns when each accepts TCP connections and
