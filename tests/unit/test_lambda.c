@@ -18,27 +18,7 @@
 #include "common/util.h"
 #include "providers/json_api.h"
 #include "providers/lambda_api.h"
-
-static json_t *load(const char *text)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-	if (!doc)
-		fail_msg("bad test JSON: %s", jerr.text);
-	return doc;
-}
-
-static const struct sky_offer *find_offer(const struct sky_offer *o, size_t n, const char *type,
-					  const char *region)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(o[i].instance_type, type) && !strcmp(o[i].region, region))
-			return &o[i];
-	return NULL;
-}
+#include "api_helpers.h"
 
 static void test_instance_types(void **state)
 {

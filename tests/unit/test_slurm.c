@@ -22,18 +22,9 @@
 #include "providers/slurm_api.h"
 #include "scheduler/spec.h"
 #include "transport/srun.h"
+#include "api_helpers.h"
 
 #define META "\"meta\":{\"plugin\":{\"type\":\"openapi/v0.0.38\"},\"Slurm\":{\"release\":\"22.05.8\"}}"
-
-static json_t *load(const char *text)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-	if (!doc)
-		fail_msg("bad test JSON: %s", jerr.text);
-	return doc;
-}
 
 static void test_submit_answer(void **state)
 {
@@ -233,17 +224,6 @@ static void test_gres(void **state)
 	assert_int_equal(slurm_gres_gpu("gpu:a100:0", type, sizeof(type), &n), -ENOENT);
 }
 
-static const struct sky_offer *find(const struct sky_offer *o, size_t n, const char *region,
-				    const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(o[i].region, region) && !strcmp(o[i].instance_type, type))
-			return &o[i];
-	return NULL;
-}
-
 static void test_offers(void **state)
 {
 	json_t *doc = load("{" META ",\"errors\":[],\"nodes\":["
@@ -273,7 +253,7 @@ static void test_offers(void **state)
 	/* gpu: cpu + gpu:a100; all: cpu + gpu:a100; cpu: cpu. The down node
 	 * offers nothing (no H100 anywhere). */
 	assert_int_equal(n, 5);
-	f = find(o, n, "gpu", "gpu:a100");
+	f = find_offer(o, n, "gpu:a100", "gpu");
 	assert_non_null(f);
 	assert_string_equal(f->provider, "slurm");
 	assert_string_equal(f->accelerator, "A100");
@@ -282,15 +262,15 @@ static void test_offers(void **state)
 	assert_true(f->shareable);
 	assert_true(f->price_usd_per_hour == 0.0);
 	assert_int_equal(f->source, SKY_SOURCE_LIVE);
-	f = find(o, n, "all", "gpu:a100");
+	f = find_offer(o, n, "gpu:a100", "all");
 	assert_non_null(f);
 	assert_int_equal(f->accelerator_count, 4);
-	f = find(o, n, "all", "cpu");
+	f = find_offer(o, n, "cpu", "all");
 	assert_non_null(f);
 	assert_string_equal(f->accelerator, "");
 	assert_int_equal(f->vcpus, 64);
-	assert_non_null(find(o, n, "cpu", "cpu"));
-	assert_null(find(o, n, "gpu", "gpu:h100"));
+	assert_non_null(find_offer(o, n, "cpu", "cpu"));
+	assert_null(find_offer(o, n, "gpu:h100", "gpu"));
 	free(o);
 	free(nodes);
 	json_decref(doc);
