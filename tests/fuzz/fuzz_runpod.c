@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "providers/runpod_api.h"
+#include "fuzz_answer.h"
 
 static const long statuses[] = { 200, 400, 401, 403, 404, 429, 500, 503 };
 
@@ -32,13 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *doc, *d;
 	size_t i, n;
 
-	if (size > (1 << 20) || !(raw = malloc(size + 1)))
+	if (fuzz_answer(data, size, &raw, &doc))
 		return 0;
-	memcpy(raw, data, size);
-	raw[size] = '\0';
 	if (rp_config_key(raw, key, sizeof(key)) == 0 && !memchr(key, '\0', sizeof(key)))
 		abort();
-	doc = json_loadb(raw, size, JSON_DECODE_ANY, NULL);
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		rp_classify(statuses[i], doc, raw, &e);

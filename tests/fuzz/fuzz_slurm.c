@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "providers/slurm_api.h"
+#include "fuzz_answer.h"
 
 static const long statuses[] = { 200, 304, 400, 401, 404, 500, 503 };
 
@@ -31,11 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!catalog)
 		catalog = sky_catalog_init(err, sizeof(err)) == 0 ? 1 : -1;
-	if (size > (1 << 20) || !(raw = malloc(size + 1)))
+	if (fuzz_answer(data, size, &raw, &doc))
 		return 0;
-	memcpy(raw, data, size);
-	raw[size] = '\0';
-	doc = json_loadb(raw, size, JSON_DECODE_ANY, NULL);
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		slurm_classify(statuses[i], doc, raw, &e);

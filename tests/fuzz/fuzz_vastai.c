@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "providers/vastai_api.h"
+#include "fuzz_answer.h"
 
 static const long statuses[] = { 200, 400, 401, 403, 404, 410, 429, 500 };
 
@@ -26,11 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i, n;
 	int port, m;
 
-	if (size > (1 << 20) || !(raw = malloc(size + 1)))
+	if (fuzz_answer(data, size, &raw, &doc))
 		return 0;
-	memcpy(raw, data, size);
-	raw[size] = '\0';
-	doc = json_loadb(raw, size, JSON_DECODE_ANY, NULL);
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		vastai_classify(statuses[i], doc, raw, &e);
