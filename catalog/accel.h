@@ -20,4 +20,9 @@ struct sky_gpu {
  * Used on this machine (local) and on ssh hosts alike. */
 int sky_gpu_parse_line(char *line, struct sky_gpu *g);
 
+/* This machine's GPUs as `nvidia-smi -L` lists them, at most max into
+ * gpus: how many (0 without nvidia-smi or when it fails). Runs it, with a
+ * 10 s deadline: not for a hot path. */
+int sky_gpu_list(struct sky_gpu *gpus, int max);
+
 #endif

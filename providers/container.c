@@ -156,26 +156,19 @@ static int have_cdi(void)
 	       !access("/etc/cdi/nvidia.json", R_OK) || !access("/var/run/cdi/nvidia.json", R_OK);
 }
 
-/* GPUs of one model on this machine (nvidia-smi -L): the first model and
- * how many of it. */
+/* GPUs of one model on this machine: the first model nvidia-smi lists
+ * and how many of it. */
 static int local_gpus(char *model, size_t len)
 {
-	char *argv[] = { "nvidia-smi", "-L", NULL }, *line, *save = NULL;
-	struct sky_buf out = { 0 };
-	struct sky_gpu g;
-	int status = 0, n = 0;
+	struct sky_gpu gpus[64];
+	int n = sky_gpu_list(gpus, 64), i, same = 0;
 
 	model[0] = '\0';
-	if (sky_run_capture(argv, 10000, &out, 1 << 16, &status) || status || !out.data)
-		goto out;
-	for (line = strtok_r(out.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (sky_gpu_parse_line(line, &g) && (!model[0] || !strcmp(model, g.model))) {
-			snprintf(model, len, "%s", g.model);
-			n++;
-		}
-out:
-	sky_buf_free(&out);
-	return n;
+	for (i = 0; i < n; i++)
+		same += !strcmp(gpus[i].model, gpus[0].model);
+	if (n)
+		snprintf(model, len, "%s", gpus[0].model);
+	return same;
 }
 
 static int ct_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,

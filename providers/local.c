@@ -11,12 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/accel.h"
 #include "common/log.h"
-#include "common/proc.h"
 #include "common/util.h"
 #include "scheduler/spec.h"
 #include "transport/transport.h"
@@ -30,33 +28,12 @@ struct local_state {
 	char gpus[MAX_GPUS][16];   /* indexes of the matching GPUs */
 };
 
-/* Parses `nvidia-smi -L`: "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-...)". */
-static int list_gpus(struct sky_gpu *gpus, int max)
-{
-	char *argv[] = { "nvidia-smi", "-L", NULL };
-	struct sky_buf out = { 0 };
-	char *line, *save = NULL;
-	int status = 0, n = 0, rc;
-
-	rc = sky_run_capture(argv, 10000, &out, 1 << 16, &status);
-	if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !out.data)
-		goto out;
-	for (line = strtok_r(out.data, "\n", &save); line && n < max;
-	     line = strtok_r(NULL, "\n", &save))
-		n += sky_gpu_parse_line(line, &gpus[n]);
-out:
-	if (rc && rc != -ENOENT)
-		log_warn("nvidia-smi -L: %s", strerror(-rc));
-	sky_buf_free(&out);
-	return n;
-}
-
 static int local_offers(const struct sky_spec *spec, struct sky_offer **out, size_t *n,
 			struct sky_err *err)
 {
 	struct sky_gpu gpus[MAX_GPUS];
 	struct sky_offer *o;
-	int ng = list_gpus(gpus, MAX_GPUS), i, j;
+	int ng = sky_gpu_list(gpus, MAX_GPUS), i, j;
 	size_t k = 0;
 
 	(void)spec;
@@ -112,7 +89,7 @@ static int local_prepare(const struct sky_pool_info *pool, void **state, struct 
 		return -ENAMETOOLONG;
 	}
 	if (req->accelerator[0]) {
-		ng = list_gpus(gpus, MAX_GPUS);
+		ng = sky_gpu_list(gpus, MAX_GPUS);
 		/* the offer's model: the one the catalog matched for this request */
 		for (i = 0; i < ng; i++)
 			if (sky_accel_same(pool->offer->accelerator, gpus[i].model))
