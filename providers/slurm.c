@@ -100,6 +100,12 @@ static int may_run(const char *state)
 	       !strcmp(state, "REQUEUED") || !strcmp(state, "RESIZING");
 }
 
+/* States in which the job still holds or waits for nodes: to cancel. */
+static int live(const char *state)
+{
+	return holds(state) || may_run(state) || !strcmp(state, "SUSPENDED");
+}
+
 /* "slurm job 42 CANCELLED", with the reason when Slurm gives one. */
 static void describe(const struct slurm_job *j, char *out, size_t len)
 {
@@ -408,8 +414,7 @@ static int cancel_named(struct slurm_state *st, struct sky_err *err)
 	if ((rc = slurm_jobs_named(&st->api, prefix, &jobs, &n, err)))
 		return rc;
 	for (i = 0; i < n && !rc; i++)
-		if (holds(jobs[i].state) || may_run(jobs[i].state) ||
-		    !strcmp(jobs[i].state, "SUSPENDED"))
+		if (live(jobs[i].state))
 			rc = slurm_job_cancel(&st->api, jobs[i].id, err);
 	free(jobs);
 	return rc;
@@ -674,8 +679,7 @@ static int slurm_sweep(const char *mount_id, const char *const *regions, size_t 
 			continue;
 		memcpy(hash, h, 8);
 		hash[8] = '\0';
-		if ((!holds(jobs[i].state) && !may_run(jobs[i].state) &&
-		     strcmp(jobs[i].state, "SUSPENDED")) || owned(hash, arg))
+		if (!live(jobs[i].state) || owned(hash, arg))
 			continue;
 		log_info("orphan sweep: cancelling job %ld (%s)", jobs[i].id, jobs[i].name);
 		if ((rc = slurm_job_cancel(&c, jobs[i].id, err)))
