@@ -1,5 +1,5 @@
 /* Handlers for the top of the tree and a pool's own files: README, pools/,
- * pools/<p>/ with spec, status, events, cost and nodes/. */
+ * pools/<p>/ with spec, status, events, cost, plan, timeline.svg and nodes/. */
 #define LOG_MODULE "fs"
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@ static const char readme_text[] =
 	"  cat status                            every pool on one line each\n"
 	"  tail -f pools/NAME/done               finished jobs: EXIT STATE NAME\n"
 	"  cat pools/NAME/plan                   the ranked offers, the one in use\n"
+	"  cp pools/NAME/timeline.svg /tmp/      the pool's life as a picture (SVG)\n"
 	"  cat catalog/accelerators catalog/offers  what can be asked for, and where\n"
 	"  cat providers/*/status                each provider's state\n"
 	"\n"
@@ -119,6 +120,14 @@ static int render_plan(const char *pool, const char *name, struct sky_buf *out)
 
 FS_TEXT_FILE(plan, render_plan);
 
+static int render_timeline(const char *pool, const char *name, struct sky_buf *out)
+{
+	(void)name;
+	return sky_pool_render_timeline(pool, out);
+}
+
+FS_TEXT_FILE(timeline, render_timeline);
+
 /* ---- directories ------------------------------------------------------------ */
 
 
@@ -160,7 +169,8 @@ const struct vnode_ops vn_pools = { .name = "pools", .getattr = dir_getattr,
 static int pool_readdir(const struct vpath *vp, void *buf, fuse_fill_dir_t fill)
 {
 	static const char *const names[] = { "spec", "status", "events", "done", "cost",
-					     "plan", "nodes", "jobs", "broadcast", "results" };
+					     "plan", "timeline.svg", "nodes", "jobs",
+					     "broadcast", "results" };
 	size_t i;
 
 	(void)vp;

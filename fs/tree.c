@@ -47,6 +47,7 @@ static const struct vrow table[] = {
 	{ "pools/*/done",                  &vn_done, 0 },
 	{ "pools/*/cost",                  &vn_cost, 0 },
 	{ "pools/*/plan",                  &vn_plan, 0 },
+	{ "pools/*/timeline.svg",          &vn_timeline, 0 },
 	{ "pools/*/nodes",                 &vn_nodes, 0 },
 	{ "pools/*/nodes/*",               &vn_node, 0 },
 	{ "pools/*/jobs",                  &vn_jobs, 0 },

@@ -64,8 +64,8 @@ struct vnode_ops {
 /* Handler sets, defined in pool_files.c, job_files.c, catalog_files.c and
  * template_files.c. */
 extern const struct vnode_ops vn_root, vn_readme, vn_pools, vn_pool, vn_spec, vn_status,
-	vn_events, vn_done, vn_overview, vn_cost, vn_plan, vn_nodes, vn_node, vn_jobs, vn_job,
-	vn_results, vn_result,
+	vn_events, vn_done, vn_overview, vn_cost, vn_plan, vn_timeline, vn_nodes, vn_node,
+	vn_jobs, vn_job, vn_results, vn_result,
 	vn_catalog, vn_catalog_accels, vn_catalog_offers, vn_providers, vn_provider,
 	vn_provider_status,
 	vn_result_status, vn_result_wait, vn_result_exit, vn_result_disk,

@@ -242,7 +242,7 @@ int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
 	p->resume = pool->resume;
 	p->spec = pool->spec;
 	p->offer = pool->offer;
-	p->n_nodes = pool->spec->nodes;
+	p->n_nodes = pool->nodes;
 	p->node_state = pool->node_state;
 	p->node_state_arg = pool->node_state_arg;
 	p->launched = pool->launched;

@@ -96,10 +96,10 @@ static int local_prepare(const struct sky_pool_info *pool, void **state, struct 
 				sky_strlcpy(st->gpus[st->n_gpus++], gpus[i].index,
 					    sizeof(st->gpus[0]));
 		st->per_node = spec->slots * req->accelerator_count;
-		need = spec->nodes * st->per_node;
+		need = pool->nodes * st->per_node;
 		if (need > st->n_gpus) {
 			sky_err_set(err, "local: %d x %s needed (%d nodes x %d slots x %d), "
-				    "this machine has %d", need, pool->offer->accelerator, spec->nodes,
+				    "this machine has %d", need, pool->offer->accelerator, pool->nodes,
 				    spec->slots, req->accelerator_count, st->n_gpus);
 			free(st);
 			return -EAGAIN;

@@ -93,7 +93,11 @@ struct sky_instance {
 struct sky_pool_info {
 	const char *name;            /* pool directory name */
 	const char *state_dir;       /* the pool's private directory in the state dir */
-	const struct sky_spec *spec;     /* nodes, slots, setup, env */
+	const struct sky_spec *spec;     /* slots, setup, the provider's keys */
+	int nodes;                   /* ranks 0..nodes-1 may be provisioned, adopted or
+				      * terminated with this state (not spec->nodes:
+				      * a live pool grows, and a recovered one may
+				      * hold ranks its spec no longer has) */
 	const struct sky_offer *offer;   /* the candidate being tried */
 	const struct sky_request *request; /* the alternative it satisfies (accelerator count) */
 	/* For providers whose nodes can drop and come back (ssh): reports

@@ -358,8 +358,7 @@ static int slurm_prepare(const struct sky_pool_info *pool, void **state, struct 
 	}
 	if ((rc = slurm_ping(&st->api, err)))
 		goto out;
-	st->n_nodes = pool->spec->nodes > 0 && pool->spec->nodes <= MAX_NODES ?
-		      pool->spec->nodes : 1;
+	st->n_nodes = pool->nodes > 0 && pool->nodes <= MAX_NODES ? pool->nodes : 1;
 	if (!(st->nodes = calloc((size_t)st->n_nodes, sizeof(*st->nodes)))) {
 		rc = -ENOMEM;
 		sky_err_set(err, "slurm: out of memory");

@@ -65,7 +65,7 @@ struct ssh_state {
 	int per_node;                    /* devices each node's slots split */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
 	void *node_state_arg;
-	struct ssh_node *nodes;          /* spec->nodes entries */
+	struct ssh_node *nodes;          /* pool->nodes entries */
 	int n_nodes;
 };
 
@@ -354,20 +354,20 @@ static int ssh_prepare(const struct sky_pool_info *pool, void **state, struct sk
 	char slug[128];
 	int i, rc;
 
-	if (!spec->n_hosts || spec->nodes > spec->n_hosts) {
-		sky_err_set(err, "ssh: nodes = %d but hosts lists %d", spec->nodes, spec->n_hosts);
+	if (!spec->n_hosts || pool->nodes > spec->n_hosts) {
+		sky_err_set(err, "ssh: nodes = %d but hosts lists %d", pool->nodes, spec->n_hosts);
 		return -EINVAL;
 	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->nodes = calloc((size_t)spec->nodes, sizeof(*st->nodes));
+	st->nodes = calloc((size_t)pool->nodes, sizeof(*st->nodes));
 	if (!st->nodes) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	st->spec = spec;
-	st->n_nodes = spec->nodes;
+	st->n_nodes = pool->nodes;
 	st->node_state = pool->node_state;
 	st->node_state_arg = pool->node_state_arg;
 	for (i = 0; i < st->n_nodes; i++) {

@@ -18,7 +18,7 @@ static void want_replacement(struct sky_node *n)
 {
 	const struct sky_provider_ops *prov = sky_provider_find(n->pool->offer.provider);
 
-	if (!prov || prov->fixed_nodes || n->replace)
+	if (!prov || prov->fixed_nodes || n->replace || n->removing)
 		return;
 	n->replace = 1;
 	n->replace_after = 0;
@@ -35,7 +35,7 @@ int node_all_ready(const struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].state != NODE_READY)
+		if (p->nodes[i]->state != NODE_READY && !p->nodes[i]->removing)
 			return 0;
 	return p->n_nodes > 0;
 }
@@ -52,10 +52,10 @@ static void summarize(struct sky_pool *p)
 
 	used = (size_t)snprintf(p->error, sizeof(p->error), "error: ");
 	for (i = 0; i < p->n_nodes && used < sizeof(p->error); i++) {
-		const struct sky_node *n = &p->nodes[i];
+		const struct sky_node *n = p->nodes[i];
 
-		if (n->state != NODE_FAILED && n->state != NODE_UNREACHABLE &&
-		    n->state != NODE_LOST)
+		if ((n->state != NODE_FAILED && n->state != NODE_UNREACHABLE &&
+		     n->state != NODE_LOST) || n->removing)
 			continue;
 		used += (size_t)snprintf(p->error + used, sizeof(p->error) - used, "%s%s %s",
 					 any++ ? ", " : "", n->name, words[n->state]);
@@ -88,7 +88,7 @@ static void node_reported(struct sky_pool *p, struct sky_node *n, int up, const 
 		pool_event(p, "%s lost: %s", n->name, why_or(why));
 		job_node_lost(n, why_or(why));
 		want_replacement(n);
-		if (p->state == POOL_READY || p->state == POOL_DEGRADED) {
+		if (pool_live(p)) {
 			summarize(p);
 			pool_set_state(p, POOL_DEGRADED);
 		}
@@ -97,7 +97,7 @@ static void node_reported(struct sky_pool *p, struct sky_node *n, int up, const 
 		n->unreachable_since = sky_mono();
 		snprintf(n->error, sizeof(n->error), "unreachable: %s", why_or(why));
 		pool_event(p, "%s unreachable: %s", n->name, why_or(why));
-		if (p->state == POOL_READY || p->state == POOL_DEGRADED) {
+		if (pool_live(p)) {
 			summarize(p);
 			pool_set_state(p, POOL_DEGRADED);
 		}
@@ -123,7 +123,7 @@ void node_report_state(void *arg, int rank, int up, const char *why)
 
 	pthread_mutex_lock(&g.lock);
 	if (p->nodes && rank >= 0 && rank < p->n_nodes && !p->stop)
-		node_reported(p, &p->nodes[rank], up, why);
+		node_reported(p, p->nodes[rank], up, why);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -139,7 +139,7 @@ static void settle_pending(struct sky_pool *p)
 	int i, any = 0;
 
 	for (i = 0; p->nodes && i < p->n_nodes && !any; i++)
-		any = p->nodes[i].waiting[0] != '\0';
+		any = p->nodes[i]->waiting[0] != '\0';
 	if (any && p->state == POOL_PROVISIONING)
 		pool_set_state(p, POOL_PENDING);
 	else if (!any && p->state == POOL_PENDING)
@@ -154,7 +154,7 @@ void node_report_waiting(void *arg, int rank, const char *what)
 	pthread_mutex_lock(&g.lock);
 	if (!p->nodes || rank < 0 || rank >= p->n_nodes)
 		goto out;
-	n = &p->nodes[rank];
+	n = p->nodes[rank];
 	if (!what)
 		what = "";
 	if (strcmp(n->waiting, what)) {
@@ -188,7 +188,7 @@ void node_check_timeouts(struct sky_pool *p, double now_mono)
 	if (p->stop || !p->nodes)
 		return;
 	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
+		struct sky_node *n = p->nodes[i];
 
 		if (n->state != NODE_UNREACHABLE || now_mono - n->unreachable_since < (double)timeout)
 			continue;

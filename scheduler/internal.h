@@ -31,6 +31,7 @@ enum sky_pool_state {
 	POOL_EMPTY, POOL_INVALID, POOL_PROVISIONING, POOL_READY, POOL_DEGRADED,
 	POOL_FAILED, POOL_TERMINATING, POOL_STOPPED, POOL_PLANNED,
 	POOL_PENDING,   /* provisioning, with a node waiting in a provider's queue */
+	POOL_RESIZING,  /* live (takes jobs) while nodes its spec added are provisioned */
 };
 enum sky_job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED, JOB_LOST,
@@ -47,6 +48,7 @@ struct journal_replay;
 enum sky_stop_reason { STOP_NONE, STOP_REMOVE, STOP_UNMOUNT, STOP_EXPIRED };
 
 #define SKY_MAX_SLOTS 1024
+#define SKY_MAX_NODES 1024   /* the spec's bound: p->nodes has room for this many */
 
 struct sky_pool;
 struct sky_job;
@@ -58,7 +60,7 @@ struct sky_node {
 	enum sky_node_state state;
 	struct sky_instance inst;
 	int running;
-	unsigned char *slot_busy;        /* spec->slots entries */
+	unsigned char *slot_busy;        /* SKY_MAX_SLOTS entries: slots may change live */
 	double up_since, down_at;        /* for cost */
 	double unreachable_since;        /* sky_mono() when it became unreachable */
 	int gone;                        /* the provider said it will not come back
@@ -73,6 +75,9 @@ struct sky_node {
 					  * provider's queue, "" when nothing */
 	const char *step;                /* while provisioning: "launching",
 					  * "running setup"; NULL otherwise */
+	int removing;                    /* the spec's nodes shrank below its rank: it
+					  * takes no new job, finishes what it was
+					  * given, then is terminated and freed */
 };
 
 /* One execution of a job on one node; a broadcast job has one per node. */
@@ -128,7 +133,10 @@ struct sky_pool {
 	size_t n_cands;
 	int planned;                     /* cands holds a plan */
 	double planned_at;
-	struct sky_node *nodes;          /* spec.nodes entries while active */
+	struct sky_node **nodes;         /* while active: room for SKY_MAX_NODES, n_nodes
+					  * used (rank = index). The nodes never move:
+					  * tasks point to them. Only the pool's worker
+					  * adds or frees nodes (resize.c), under g.lock */
 	int n_nodes;
 	struct sky_map jobs;             /* name -> struct sky_job (results exist) */
 	struct sky_map staging;          /* names being uploaded -> (void *)broadcast+1 */
@@ -150,6 +158,10 @@ struct sky_pool {
 	int journal_fd;                  /* journal.c; -1 when not open */
 	struct journal_replay *replay;   /* what a crashed daemon left (recover.c), or NULL */
 	int recover_teardown;            /* -o recover=teardown */
+	char spec_refused[512];          /* why the last rewrite of a live pool's spec
+					  * was refused; "" after one is taken */
+	struct sky_timeline *timeline;   /* timeline.c: node history, outlives the
+					  * nodes; NULL until a node launches */
 };
 
 struct sky_global {
@@ -199,6 +211,8 @@ void pool_event(struct sky_pool *p, const char *fmt, ...)  /* lock held or not *
 	__attribute__((format(printf, 2, 3)));
 void pool_set_state(struct sky_pool *p, enum sky_pool_state s);
 const char *pool_state_name(enum sky_pool_state s);
+/* Ready, degraded or resizing: the pool takes jobs (lock held). */
+int pool_live(const struct sky_pool *p);
 struct sky_pool *pool_new(const char *name);
 void pool_free(struct sky_pool *p);
 void pool_nodes_free(struct sky_pool *p);
@@ -275,8 +289,23 @@ void node_report_waiting(void *arg, int rank, const char *what);
 int pool_stopping(void *arg);
 /* Declares nodes unreachable past spec.node_timeout lost (lock held). */
 void node_check_timeouts(struct sky_pool *p, double now_mono);
-/* Whether every node is ready (the pool can be READY rather than DEGRADED). */
+/* Whether every node the pool keeps is ready (READY rather than DEGRADED). */
 int node_all_ready(const struct sky_pool *p);
+
+/* resize.c: a live pool's spec rewritten, its nodes added and removed */
+/* A new node of rank (provisioning; the caller stores it in p->nodes). */
+struct sky_node *node_new(struct sky_pool *p, int rank);
+void node_free(struct sky_node *n);
+/* p->nodes with count new nodes (lock held, or p not shared yet). */
+int pool_nodes_alloc(struct sky_pool *p, int count);
+/* Applies spec (parsed from text) to a live pool when only live keys
+ * changed: takes them in, saves the text, wakes the worker to resize
+ * (lock held). -EBUSY when other keys changed or the pool is not live:
+ * the reason is in events and status. spec keeps what it gave up. */
+int pool_spec_live(struct sky_pool *p, struct sky_spec *spec, const char *text, size_t len);
+/* Records why a rewrite of a live pool's spec was refused (lock held). */
+void pool_spec_refused(struct sky_pool *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* store.c: the on-disk layout of the state directory */
 int store_pool_path(const struct sky_pool *p, const char *rel, char *out, size_t len);
@@ -294,5 +323,10 @@ int render_pool_cost(const struct sky_pool *p, struct sky_buf *out);
 int render_node(const struct sky_node *n, struct sky_buf *out);
 int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out);
 int render_plan(const struct sky_pool *p, struct sky_buf *out);
+
+/* timeline.c: what timeline.svg draws of nodes (lock held). t: when (0: now) */
+enum tl_mark { TL_LAUNCH, TL_UP, TL_READY, TL_FAILED, TL_TERM, TL_DOWN };
+void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, double t);
+void timeline_free(struct sky_pool *p);
 
 #endif

@@ -95,17 +95,17 @@ static int expand_broadcast(struct sky_job *j)
 	int i, n = 0, k = 0, rc;
 
 	for (i = 0; i < p->n_nodes; i++)
-		n += p->nodes[i].state == NODE_READY;
+		n += p->nodes[i]->state == NODE_READY && !p->nodes[i]->removing;
 	if (!n)
 		return -EAGAIN;
 	if ((rc = make_tasks(j, n)))
 		return rc;
 	for (i = 0; i < p->n_nodes; i++) {
-		if (p->nodes[i].state != NODE_READY)
+		if (p->nodes[i]->state != NODE_READY || p->nodes[i]->removing)
 			continue;
 		j->tasks[k].pinned_rank = i;
-		j->tasks[k].node = &p->nodes[i];
-		sky_strlcpy(j->tasks[k].node_name, p->nodes[i].name, sizeof(j->tasks[k].node_name));
+		j->tasks[k].node = p->nodes[i];
+		sky_strlcpy(j->tasks[k].node_name, p->nodes[i]->name, sizeof(j->tasks[k].node_name));
 		sky_queue_push(&p->queue, &j->tasks[k].qlink);
 		k++;
 	}
@@ -119,7 +119,7 @@ int job_enqueue(struct sky_job *j)
 
 	free_tasks(j);
 	if (j->broadcast) {
-		if ((p->state == POOL_READY || p->state == POOL_DEGRADED) && !expand_broadcast(j))
+		if (pool_live(p) && !expand_broadcast(j))
 			goto out;
 		if (!sky_queue_linked(&j->bqlink))
 			sky_queue_push(&p->pending_bcast, &j->bqlink);
@@ -376,7 +376,7 @@ int job_running_tasks(const struct sky_pool *p)
 	int i, n = 0;
 
 	for (i = 0; i < p->n_nodes; i++)
-		n += p->nodes[i].running;
+		n += p->nodes[i]->running;
 	return n;
 }
 

@@ -149,6 +149,17 @@ static void apply(struct journal_replay *r, char *line)
 		if (!r->nodes)
 			r->n_nodes = 0;
 		r->live = 1;
+	} else if (!strcmp(kind, "resize") && a && r->live) {
+		int n = atoi(a);
+		struct journal_node *grown;
+
+		/* ranks only ever grow here: a removed rank's machine goes by "term" */
+		if (n > r->n_nodes && n <= 4096 &&
+		    (grown = realloc(r->nodes, (size_t)n * sizeof(*grown)))) {
+			memset(grown + r->n_nodes, 0, (size_t)(n - r->n_nodes) * sizeof(*grown));
+			r->nodes = grown;
+			r->n_nodes = n;
+		}
 	} else if (!strcmp(kind, "try") && a) {
 		/* try PROVIDER TYPE REGION MARKET PRICE */
 		b = strtok_r(NULL, " ", &save);
@@ -257,6 +268,16 @@ int journal_machines(const struct journal_replay *r)
 
 	for (i = 0; r->has_cand && i < r->n_nodes; i++)
 		k += r->nodes[i].id[0] || r->nodes[i].launched;
+	return k;
+}
+
+int journal_ranks(const struct journal_replay *r)
+{
+	int i, k = 0;
+
+	for (i = 0; r->has_cand && i < r->n_nodes; i++)
+		if (r->nodes[i].id[0] || r->nodes[i].launched)
+			k = i + 1;
 	return k;
 }
 

@@ -3,6 +3,8 @@
  * still up. Records, one line each, "<epoch> <kind> <fields>":
  *
  *   begin N                       a worker starts (the file is rewritten)
+ *   resize N                      the spec's nodes changed: ranks up to N-1 may
+ *                                 have machines (a shrink is its term records)
  *   try PROV TYPE REGION MARKET PRICE OWNER   before prepare (fsync'd); OWNER > 0:
  *                                 another candidate for a replacement
  *   launch RANK                   before provision (fsync'd)
@@ -67,6 +69,8 @@ int journal_dispatches(const char *pool_dir, void (*fn)(const char *job, int att
 		       void *arg);
 /* How many machines r says may exist (recorded, or launched). */
 int journal_machines(const struct journal_replay *r);
+/* One more than the highest rank r says may have a machine (0: none). */
+int journal_ranks(const struct journal_replay *r);
 void journal_replay_free(struct journal_replay *r);
 
 #endif

@@ -43,6 +43,7 @@ void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume
 	info->waiting = node_report_waiting;
 	info->stopping = pool_stopping;
 	info->resume = resume;
+	info->nodes = p->n_nodes;
 }
 
 /* ---- running fn for every node from several threads ---------------------------- */
@@ -117,16 +118,19 @@ static void journal_node(struct sky_pool *p, int rank, const struct sky_instance
 static int provision_node(struct sky_pool *p, int i, void *arg)
 {
 	struct provision_arg *pa = arg;
-	struct sky_node *n = &p->nodes[i];
+	struct sky_node *n = p->nodes[i];
 	struct sky_instance inst = { 0 };
 	struct sky_err err = { { 0 } };
 	int rc, stop;
 
 	pthread_mutex_lock(&g.lock);
 	stop = p->stop != STOP_NONE;
-	rc = n->inst.id[0] != '\0';
-	if (!rc && !stop)
+	/* a rank the spec no longer has gets no machine */
+	rc = n->inst.id[0] != '\0' || n->removing || n->state != NODE_PROVISIONING;
+	if (!rc && !stop) {
 		n->step = "launching";
+		timeline_node(p, n->name, TL_LAUNCH, 0);
+	}
 	pthread_mutex_unlock(&g.lock);
 	if (rc)
 		return 0;
@@ -147,6 +151,7 @@ static int provision_node(struct sky_pool *p, int i, void *arg)
 	/* even a failed node may exist: teardown needs its id */
 	n->inst = inst;
 	n->owner = pa->owner_ix;
+	timeline_node(p, n->name, rc ? TL_FAILED : TL_UP, 0);
 	if (!rc) {
 		n->up_since = sky_now();
 		n->down_at = 0;
@@ -253,12 +258,13 @@ static int run_setup(struct sky_pool *p, struct sky_node *n)
 /* Runs setup on node i if it is still provisioning; it takes jobs at once. */
 static int setup_node(struct sky_pool *p, int i, void *arg)
 {
-	struct sky_node *n = &p->nodes[i];
+	struct sky_node *n = p->nodes[i];
 	int stop, bad;
 
 	(void)arg;
 	pthread_mutex_lock(&g.lock);
-	stop = p->stop != STOP_NONE || n->state != NODE_PROVISIONING || !n->inst.id[0];
+	stop = p->stop != STOP_NONE || n->state != NODE_PROVISIONING || !n->inst.id[0] ||
+	       n->removing;
 	if (!stop && p->spec.setup)
 		n->step = "running setup";
 	pthread_mutex_unlock(&g.lock);
@@ -269,6 +275,7 @@ static int setup_node(struct sky_pool *p, int i, void *arg)
 	n->step = NULL;
 	if (bad) {
 		n->state = NODE_FAILED;
+		timeline_node(p, n->name, TL_FAILED, 0);
 		pool_event(p, "node %s: %s", n->name, n->error);
 	} else if (!p->stop && n->unreachable_since) {
 		/* it dropped before it was ready; it may still come back */
@@ -276,6 +283,7 @@ static int setup_node(struct sky_pool *p, int i, void *arg)
 		pool_event(p, "%s %s", n->name, n->error);
 	} else if (!p->stop && n->state == NODE_PROVISIONING) {
 		n->state = NODE_READY;
+		timeline_node(p, n->name, TL_READY, 0);
 		pool_event(p, "node %s ready", n->name);
 		sched_kick();
 	}
@@ -286,6 +294,24 @@ static int setup_node(struct sky_pool *p, int i, void *arg)
 void nodes_setup(struct sky_pool *p)
 {
 	each_node(p, setup_node, NULL);
+}
+
+/* A node added to a live pool takes jobs once it is ready, not once the
+ * last one is: its setup follows its own launch. */
+static int bring_up_node(struct sky_pool *p, int i, void *arg)
+{
+	if (!provision_node(p, i, arg))
+		setup_node(p, i, NULL);
+	return 0;   /* one failure does not hold the others back */
+}
+
+int nodes_bring_up(struct sky_pool *p, struct owner *o, int owner_ix, struct sky_err *err)
+{
+	struct provision_arg pa = { o, owner_ix, 0, { { 0 } } };
+
+	each_node(p, bring_up_node, &pa);
+	*err = pa.err;
+	return pa.rc;
 }
 
 /* ---- release ---------------------------------------------------------------------- */
@@ -300,7 +326,7 @@ struct terminate_arg {
 static int terminate_node(struct sky_pool *p, int i, void *arg)
 {
 	struct terminate_arg *t = arg;
-	struct sky_node *n = &p->nodes[i];
+	struct sky_node *n = p->nodes[i];
 	struct sky_err err = { { 0 } };
 	struct owner *o;
 	char id[128];
@@ -310,6 +336,8 @@ static int terminate_node(struct sky_pool *p, int i, void *arg)
 	o = n->owner >= 0 && n->owner < t->n_owners ? &t->owners[n->owner] : NULL;
 	rc = !n->inst.id[0] || n->state == NODE_GONE || !o || !o->pstate;
 	sky_strlcpy(id, n->inst.id, sizeof(id));
+	if (!rc)
+		timeline_node(p, n->name, TL_TERM, 0);
 	pthread_mutex_unlock(&g.lock);
 	if (rc)
 		return 0;
@@ -327,10 +355,19 @@ static int terminate_node(struct sky_pool *p, int i, void *arg)
 	} else {
 		n->state = NODE_GONE;
 		n->down_at = sky_now();
+		timeline_node(p, n->name, TL_DOWN, 0);
 		pool_event(p, "node %s terminated", n->name);
 	}
 	pthread_mutex_unlock(&g.lock);
 	return 0;
+}
+
+int node_terminate(struct walk *w, int i)
+{
+	struct terminate_arg t = { w->owners, w->n_owners, 0, "" };
+
+	terminate_node(w->p, i, &t);
+	return t.failed ? -EIO : 0;
 }
 
 /* Whether a node of owner i has (had) a machine. */
@@ -340,7 +377,7 @@ static int has_machine(struct sky_pool *p, int i)
 
 	pthread_mutex_lock(&g.lock);
 	for (k = 0; k < p->n_nodes; k++)
-		any |= p->nodes[k].owner == i && p->nodes[k].inst.id[0];
+		any |= p->nodes[k]->owner == i && p->nodes[k]->inst.id[0];
 	pthread_mutex_unlock(&g.lock);
 	return any;
 }
@@ -471,11 +508,12 @@ static void drop_machine(struct walk *w, struct sky_node *n)
 		p->spent_before += n->price * (sky_now() - n->up_since) / 3600.0;
 	n->up_since = 0;
 	n->down_at = sky_now();
+	timeline_node(p, n->name, TL_DOWN, 0);
 	pthread_mutex_unlock(&g.lock);
 }
 
-/* A state for candidate c of the walk's plan (one of the owners). */
-static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, struct sky_err *err)
+struct owner *owner_for(struct walk *w, const struct sky_candidate *c, int rank,
+			struct sky_err *err)
 {
 	const struct sky_provider_ops *prov = sky_provider_find(c->offer.provider);
 	struct sky_pool_info info;
@@ -483,8 +521,8 @@ static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, st
 	int i, rc;
 
 	for (i = 0; i < w->n_owners; i++)
-		if (w->owners[i].pstate && !memcmp(&w->owners[i].cand.offer, &c->offer,
-						  sizeof(c->offer)))
+		if (w->owners[i].pstate && rank < w->owners[i].nodes &&
+		    !memcmp(&w->owners[i].cand.offer, &c->offer, sizeof(c->offer)))
 			return &w->owners[i];
 	if (!prov || w->n_owners == WORKER_MAX_OWNERS)
 		return NULL;
@@ -499,6 +537,7 @@ static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, st
 	 * kept (resume), not replaced */
 	worker_pool_info(w->p, &info, 1);
 	pthread_mutex_unlock(&g.lock);
+	o->nodes = info.nodes;
 	if ((rc = prov->prepare(&info, &o->pstate, err))) {
 		o->pstate = NULL;
 		return NULL;
@@ -507,9 +546,9 @@ static struct owner *owner_for(struct walk *w, const struct sky_candidate *c, st
 	return o;
 }
 
-/* Provisions a machine for node n from the plan's candidates, the one the
- * pool runs on first: a spot node reclaimed may come back on demand. */
-static int replace_one(struct walk *w, struct sky_node *n)
+/* The one the pool runs on first: a spot node reclaimed may come back on
+ * demand. */
+int node_provision_any(struct walk *w, struct sky_node *n)
 {
 	struct sky_pool *p = w->p;
 	struct sky_err err = { { 0 } };
@@ -524,9 +563,12 @@ static int replace_one(struct walk *w, struct sky_node *n)
 		if (k && (c->alternative != w->owners[0].cand.alternative ||
 			  !memcmp(&c->offer, &w->owners[0].cand.offer, sizeof(c->offer))))
 			continue;
-		if (!(o = owner_for(w, c, &err)))
+		if (!(o = owner_for(w, c, n->rank, &err)))
 			continue;
 		memset(&inst, 0, sizeof(inst));
+		pthread_mutex_lock(&g.lock);
+		timeline_node(p, n->name, TL_LAUNCH, 0);
+		pthread_mutex_unlock(&g.lock);
 		journal_write(p, 1, "launch %d", n->rank);
 		rc = o->prov->provision(o->pstate, n->rank, &inst, &err);
 		if (!rc && inst.state != SKY_INST_RUNNING)
@@ -537,6 +579,7 @@ static int replace_one(struct walk *w, struct sky_node *n)
 		pthread_mutex_lock(&g.lock);
 		n->inst = inst;
 		n->owner = (int)(o - w->owners);
+		timeline_node(p, n->name, rc ? TL_FAILED : TL_UP, 0);
 		if (!rc) {
 			n->price = c->offer.price_usd_per_hour;
 			n->up_since = sky_now();
@@ -566,18 +609,18 @@ void nodes_replace(struct walk *w)
 	int i, any = 0;
 
 	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
+		struct sky_node *n = p->nodes[i];
 		int due;
 
 		pthread_mutex_lock(&g.lock);
-		due = n->replace && !p->stop && sky_mono() >= n->replace_after;
+		due = n->replace && !p->stop && !n->removing && sky_mono() >= n->replace_after;
 		if (due)
 			n->replace = 0;
 		pthread_mutex_unlock(&g.lock);
 		if (!due)
 			continue;
 		drop_machine(w, n);
-		if (replace_one(w, n)) {
+		if (node_provision_any(w, n)) {
 			pthread_mutex_lock(&g.lock);
 			/* capacity may come back: try again, less and less often */
 			n->replace = 1;

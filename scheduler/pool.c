@@ -21,12 +21,17 @@ static const char *const pool_state_names[] = {
 	[POOL_PROVISIONING] = "provisioning", [POOL_READY] = "ready",
 	[POOL_DEGRADED] = "degraded", [POOL_FAILED] = "failed",
 	[POOL_TERMINATING] = "terminating", [POOL_STOPPED] = "stopped",
-	[POOL_PLANNED] = "planned", [POOL_PENDING] = "pending",
+	[POOL_PLANNED] = "planned", [POOL_PENDING] = "pending", [POOL_RESIZING] = "resizing",
 };
 
 const char *pool_state_name(enum sky_pool_state s)
 {
 	return pool_state_names[s];
+}
+
+int pool_live(const struct sky_pool *p)
+{
+	return p->state == POOL_READY || p->state == POOL_DEGRADED || p->state == POOL_RESIZING;
 }
 
 struct sky_pool *pool_get(const char *name)
@@ -56,7 +61,7 @@ void pool_set_state(struct sky_pool *p, enum sky_pool_state s)
 		return;
 	pool_event(p, "state %s -> %s", pool_state_name(p->state), pool_state_name(s));
 	p->state = s;
-	if (s == POOL_READY || s == POOL_DEGRADED)
+	if (pool_live(p))
 		p->last_activity = sky_mono();
 	pthread_cond_broadcast(&g.changed);
 	sched_kick();
@@ -97,7 +102,7 @@ void pool_nodes_free(struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++)
-		free(p->nodes[i].slot_busy);
+		node_free(p->nodes[i]);
 	free(p->nodes);
 	p->nodes = NULL;
 	p->n_nodes = 0;
@@ -114,6 +119,7 @@ void pool_free(struct sky_pool *p)
 		journal_replay_free(p->replay);
 	free(p->replay);
 	free(p->cands);
+	timeline_free(p);
 	sky_spec_free(&p->spec);
 	free(p->spec_text);
 	free(p);
@@ -125,8 +131,8 @@ double pool_rate(const struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].up_since && !p->nodes[i].down_at)
-			r += p->nodes[i].price;
+		if (p->nodes[i]->up_since && !p->nodes[i]->down_at)
+			r += p->nodes[i]->price;
 	return r;
 }
 
@@ -136,7 +142,7 @@ double pool_accrued(const struct sky_pool *p, double now)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++) {
-		const struct sky_node *n = &p->nodes[i];
+		const struct sky_node *n = p->nodes[i];
 		if (n->up_since)
 			a += n->price * ((n->down_at ? n->down_at : now) - n->up_since) / 3600.0;
 	}
@@ -315,15 +321,26 @@ int sky_pool_spec_writable(const char *name)
 	p = pool_get(name);
 	if (!p)
 		rc = -ENOENT;
-	else if (spec_locked(p))
+	else if (spec_locked(p) && (!pool_live(p) || p->stop || p->removing)) {
+		char live[256];
+
+		sky_spec_live_keys(live, sizeof(live));
+		pool_spec_refused(p, "the pool is %s: %s can change once it is ready",
+				  pool_state_name(p->state), live);
 		rc = -EBUSY;
+	}
 	pthread_mutex_unlock(&g.lock);
 	return rc;
 }
 
-/* Records a refused spec: the pool is invalid, status and events say why. */
+/* Records a refused spec: the pool is invalid, status and events say why.
+ * A live pool keeps running on the spec it has. */
 static void reject_spec(struct sky_pool *p, const char *err)
 {
+	if (spec_locked(p)) {
+		pool_spec_refused(p, "%s", err);
+		return;
+	}
 	snprintf(p->error, sizeof(p->error), "error: %s", err);
 	pool_event(p, "invalid spec: %s", err);
 	pool_set_state(p, POOL_INVALID);
@@ -380,14 +397,12 @@ int sky_pool_spec_set(const char *name, const char *text, size_t len)
 		rc = -ENOENT;
 		goto out;
 	}
-	if (spec_locked(p)) {
-		pool_event(p, "spec rewrite refused: the pool is %s (resizing is not supported yet)",
-			   pool_state_name(p->state));
-		rc = -EBUSY;
-		goto out;
-	}
 	if (rc) {
 		reject_spec(p, err);
+		goto out;
+	}
+	if (spec_locked(p)) {
+		rc = pool_spec_live(p, &spec, text, len);
 		goto out;
 	}
 	copy = malloc(len + 1);
@@ -407,6 +422,7 @@ int sky_pool_spec_set(const char *name, const char *text, size_t len)
 	p->spec = spec;
 	memset(&spec, 0, sizeof(spec));
 	pool_event(p, "spec accepted");
+	p->spec_refused[0] = '\0';
 	rc = pool_start_worker(p);
 out:
 	pthread_mutex_unlock(&g.lock);
@@ -437,7 +453,7 @@ int sky_pool_list_nodes(const char *name, sky_name_fn fn, void *arg)
 	if (!p)
 		rc = -ENOENT;
 	for (i = 0; p && i < p->n_nodes; i++)
-		if (fn(p->nodes[i].name, arg))
+		if (fn(p->nodes[i]->name, arg))
 			break;
 	pthread_mutex_unlock(&g.lock);
 	return rc;
@@ -517,8 +533,8 @@ int sky_pool_render_node(const char *name, const char *node, struct sky_buf *out
 	pthread_mutex_lock(&g.lock);
 	p = pool_get(name);
 	for (i = 0; p && i < p->n_nodes; i++)
-		if (!strcmp(p->nodes[i].name, node)) {
-			rc = render_node(&p->nodes[i], out);
+		if (!strcmp(p->nodes[i]->name, node)) {
+			rc = render_node(p->nodes[i], out);
 			break;
 		}
 	pthread_mutex_unlock(&g.lock);

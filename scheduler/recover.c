@@ -102,7 +102,7 @@ static void find_candidate(struct walk *w, const struct journal_replay *r,
 static int adopt_node(struct sky_pool *p, int i, void *arg)
 {
 	struct owner *o = arg;
-	struct sky_node *n = &p->nodes[i];
+	struct sky_node *n = p->nodes[i];
 	struct sky_instance inst;
 	struct sky_err err = { { 0 } };
 	int rc;
@@ -125,6 +125,7 @@ static int adopt_node(struct sky_pool *p, int i, void *arg)
 		n->inst = inst;
 		n->state = NODE_READY;
 		n->up_since = sky_now();
+		timeline_node(p, n->name, TL_READY, 0);
 		n->price = o->cand.offer.price_usd_per_hour;
 		pool_event(p, "node %s adopted: %s at %s", n->name, inst.id, inst.address);
 	} else {
@@ -145,7 +146,7 @@ static void reset_nodes(struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
+		struct sky_node *n = p->nodes[i];
 
 		memset(&n->inst, 0, sizeof(n->inst));
 		n->state = NODE_PROVISIONING;
@@ -196,7 +197,7 @@ int recover_previous(struct walk *w)
 		if (r->nodes[i].id[0] && r->nodes[i].at > 0)
 			p->spent_before += r->price * (sky_now() - r->nodes[i].at) / 3600.0;
 	for (i = 0; i < r->n_nodes && i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
+		struct sky_node *n = p->nodes[i];
 
 		if (r->nodes[i].launched && !r->nodes[i].id[0])
 			journal_write(p, 1, "launch %d", i);
@@ -214,6 +215,7 @@ int recover_previous(struct walk *w)
 	if (o.cand.alternative >= 0 && o.cand.alternative < p->spec.n_alts)
 		p->req = p->spec.alts[o.cand.alternative];
 	worker_pool_info(p, &info, 1);
+	o.nodes = info.nodes;
 	pthread_mutex_unlock(&g.lock);
 
 	rc = o.prov->prepare(&info, &o.pstate, &err);

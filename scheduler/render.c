@@ -32,7 +32,7 @@ static void put_progress(const struct sky_pool *p, int ready, struct sky_buf *ou
 	int count[3] = { 0, 0, 0 }, i, k;
 
 	for (i = 0; i < p->n_nodes; i++) {
-		const struct sky_node *n = &p->nodes[i];
+		const struct sky_node *n = p->nodes[i];
 
 		if (n->waiting[0])
 			count[0]++;
@@ -47,19 +47,41 @@ static void put_progress(const struct sky_pool *p, int ready, struct sky_buf *ou
 	sky_buf_printf(out, "\n");
 }
 
+/* "removing: node-2 (draining, 1 job), node-3": ranks a shrink is taking
+ * away, until they are freed. */
+static void put_removing(const struct sky_pool *p, struct sky_buf *out)
+{
+	int i, any = 0;
+
+	for (i = 0; i < p->n_nodes; i++) {
+		const struct sky_node *n = p->nodes[i];
+
+		if (!n->removing)
+			continue;
+		sky_buf_printf(out, "%s %s", any++ ? "," : "removing:", n->name);
+		if (n->running)
+			sky_buf_printf(out, " (draining, %d job%s)", n->running,
+				       n->running == 1 ? "" : "s");
+	}
+	if (any)
+		sky_buf_printf(out, "\n");
+}
+
 int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 {
 	int i, ready = 0;
 
 	for (i = 0; i < p->n_nodes; i++)
-		ready += p->nodes[i].state == NODE_READY;
+		ready += p->nodes[i]->state == NODE_READY;
 	sky_buf_printf(out, "%s\n", pool_state_name(p->state));
 	if (p->error[0])
 		sky_buf_printf(out, "%s\n", p->error);
+	if (p->spec_refused[0])
+		sky_buf_printf(out, "spec_refused: %s\n", p->spec_refused);
 	for (i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].waiting[0])
-			sky_buf_printf(out, "waiting: %s %s\n", p->nodes[i].name,
-				       p->nodes[i].waiting);
+		if (p->nodes[i]->waiting[0])
+			sky_buf_printf(out, "waiting: %s %s\n", p->nodes[i]->name,
+				       p->nodes[i]->waiting);
 	sky_buf_printf(out, "pool: %s\n", p->name);
 	if (p->spec_text) {
 		/* the offer in use once there is one, else what the spec allows */
@@ -105,7 +127,9 @@ int render_pool_status(const struct sky_pool *p, struct sky_buf *out)
 			sky_buf_printf(out, "candidates: %zu\n", p->n_cands);
 	}
 	sky_buf_printf(out, "nodes_ready: %d\n", ready);
-	if (p->state == POOL_PROVISIONING || p->state == POOL_PENDING)
+	put_removing(p, out);
+	if (p->state == POOL_PROVISIONING || p->state == POOL_PENDING ||
+	    p->state == POOL_RESIZING)
 		put_progress(p, ready, out);
 	sky_buf_printf(out, "jobs_queued: %d\njobs_running: %d\njobs_succeeded: %d\n"
 		       "jobs_failed: %d\njobs_cancelled: %d\njobs_lost: %d\n",
@@ -133,11 +157,14 @@ int render_overview_header(struct sky_buf *out)
 int render_overview_line(const struct sky_pool *p, struct sky_buf *out)
 {
 	char nodes[32];
-	int i, ready = 0, done, failed;
+	int i, ready = 0, kept = 0, done, failed;
 
-	for (i = 0; i < p->n_nodes; i++)
-		ready += p->nodes[i].state == NODE_READY;
-	snprintf(nodes, sizeof(nodes), "%d/%d", ready, p->n_nodes);
+	/* the nodes the pool keeps: not the ones a shrink is removing */
+	for (i = 0; i < p->n_nodes; i++) {
+		ready += p->nodes[i]->state == NODE_READY && !p->nodes[i]->removing;
+		kept += !p->nodes[i]->removing;
+	}
+	snprintf(nodes, sizeof(nodes), "%d/%d", ready, kept);
 	done = p->counts[JOB_SUCCEEDED] + p->counts[JOB_FAILED] + p->counts[JOB_CANCELLED] +
 	       p->counts[JOB_LOST];
 	failed = p->counts[JOB_FAILED] + p->counts[JOB_LOST];
@@ -179,6 +206,9 @@ int render_node(const struct sky_node *n, struct sky_buf *out)
 		sky_buf_printf(out, "host_key: %s\n", n->inst.host_key);
 	if (n->waiting[0])
 		sky_buf_printf(out, "waiting: %s\n", n->waiting);
+	if (n->removing)
+		sky_buf_printf(out, "removing: %s\n", n->state == NODE_GONE ? "terminated" :
+			       n->running ? "draining" : "terminating");
 	if (n->error[0])
 		sky_buf_printf(out, "error: %s\n", n->error);
 	return out->data ? 0 : -ENOMEM;

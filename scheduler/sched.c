@@ -206,7 +206,7 @@ static char **task_env(const struct sky_task *t, const char *outdir, struct sky_
 	BEGIN();
 	sky_buf_printf(store, "SKY_NODE_ADDRS=");
 	for (r = 0; r < p->n_nodes; r++)
-		sky_buf_printf(store, "%s%s", r ? "\n" : "", p->nodes[r].inst.address);
+		sky_buf_printf(store, "%s%s", r ? "\n" : "", p->nodes[r]->inst.address);
 	END();
 	if (n->inst.n_devices && per) {
 		BEGIN();
@@ -312,24 +312,28 @@ out:
 void sched_dispatch_pool(struct sky_pool *p)
 {
 	struct sky_qlink *l, *next;
-	int *running, *slots, *ready, i, any;
+	int *running, *slots, *ready, *takes, i, any;
 
-	if (p->state != POOL_READY && p->state != POOL_DEGRADED)
+	if (!pool_live(p))
 		return;
 	if (p->stop)
 		return;
 	job_expand_pending(p);
 	if (!p->queue.len)
 		return;
-	running = calloc((size_t)p->n_nodes * 3, sizeof(int));
+	running = calloc((size_t)p->n_nodes * 4, sizeof(int));
 	if (!running)
 		return;
 	slots = running + p->n_nodes;
 	ready = slots + p->n_nodes;
+	/* a node being removed takes no new job, only its share of the
+	 * broadcasts it was given (pinned) */
+	takes = ready + p->n_nodes;
 	for (i = 0; i < p->n_nodes; i++) {
-		running[i] = p->nodes[i].running;
+		running[i] = p->nodes[i]->running;
 		slots[i] = p->spec.slots;
-		ready[i] = p->nodes[i].state == NODE_READY;
+		ready[i] = p->nodes[i]->state == NODE_READY;
+		takes[i] = ready[i] && !p->nodes[i]->removing;
 	}
 	for (l = p->queue.head.next; l != &p->queue.head; l = next) {
 		struct sky_task *t = sky_queue_entry(l, struct sky_task, qlink);
@@ -346,11 +350,11 @@ void sched_dispatch_pool(struct sky_pool *p)
 			if (!ready[idx] || running[idx] >= slots[idx])
 				continue;
 		} else {
-			idx = sky_pick_node(running, slots, ready, p->n_nodes);
+			idx = sky_pick_node(running, slots, takes, p->n_nodes);
 			if (idx < 0)
-				break;
+				continue;   /* only a node being removed has room */
 		}
-		n = &p->nodes[idx];
+		n = p->nodes[idx];
 		for (slot = 0; slot < p->spec.slots && n->slot_busy[slot]; slot++)
 			;
 		sky_queue_remove(&p->queue, l);

@@ -58,6 +58,8 @@ int sky_render_overview(struct sky_buf *out);
 int sky_pool_render_cost(const char *pool, struct sky_buf *out);
 int sky_pool_render_node(const char *pool, const char *node, struct sky_buf *out);
 int sky_pool_render_plan(const char *pool, struct sky_buf *out);
+/* pools/<p>/timeline.svg: a standalone SVG of the pool's life (scheduler/timeline.c). */
+int sky_pool_render_timeline(const char *pool, struct sky_buf *out);
 int sky_pool_list_nodes(const char *pool, sky_name_fn fn, void *arg);
 /* Path on disk of a pool's file (events), into out[PATH_MAX]. */
 int sky_pool_disk_path(const char *pool, const char *rel, char *out, size_t len);

@@ -112,6 +112,20 @@ int sky_spec_set_default(const char *key, const char *value, char *err, size_t e
 /* The default key has now (site or built-in), NULL for none. */
 const char *sky_spec_get_default(const char *key);
 
+/* Live pools (spec_live.c). The keys a ready pool's spec may change
+ * (nodes, slots, env.*, the limits): sky_spec_live_diff() returns 0 when
+ * new differs from old in those keys only, else -EBUSY with the other
+ * changed keys in fixed ("accelerator, setup"). sky_spec_live_keys() lists
+ * the live ones for messages ("nodes, slots, ..., env.*");
+ * sky_spec_live_changed() says whether one key (row) differs;
+ * sky_spec_take_live() moves the live values of src into dst (src gets
+ * dst's old environment, freed with src). */
+int sky_spec_live_diff(const struct sky_spec *old, const struct sky_spec *new, char *fixed,
+		       size_t len);
+void sky_spec_live_keys(char *buf, size_t len);
+int sky_spec_live_changed(const struct sky_spec *old, const struct sky_spec *new, const char *key);
+void sky_spec_take_live(struct sky_spec *dst, struct sky_spec *src);
+
 /* Renders the keys of s as "key = value" lines (canonical form); the caller
  * frees *out. Used for status and tests, not to replace what the user wrote. */
 int sky_spec_format(const struct sky_spec *s, char **out);

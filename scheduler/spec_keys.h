@@ -36,6 +36,7 @@ struct spec_key {
 	const char *def;         /* default as value text, NULL for none */
 	int prefix;              /* the key is name + a suffix the parser checks */
 	int per_alt;             /* may be set in a [section] */
+	int live;                /* may change in a live pool's spec (resize.c) */
 	const char *desc;
 };
 

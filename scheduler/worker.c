@@ -93,6 +93,7 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 		   p->req.accelerator_count, sky_market_name(c->offer.market),
 		   c->offer.price_usd_per_hour);
 	worker_pool_info(p, &info, 0);
+	o.nodes = info.nodes;
 	pthread_mutex_unlock(&g.lock);
 
 	sweep_note_region(o.prov->name, c->offer.region);
@@ -122,11 +123,11 @@ static int try_candidate(struct sky_candidate *c, void *arg, char *reason, size_
 	nodes_release(p, &o, 1);
 	pthread_mutex_lock(&g.lock);
 	for (i = 0; i < p->n_nodes; i++) {
-		memset(&p->nodes[i].inst, 0, sizeof(p->nodes[i].inst));
-		p->nodes[i].state = NODE_PROVISIONING;
-		p->nodes[i].up_since = p->nodes[i].down_at = 0;
-		p->nodes[i].unreachable_since = 0;
-		p->nodes[i].gone = 0;
+		memset(&p->nodes[i]->inst, 0, sizeof(p->nodes[i]->inst));
+		p->nodes[i]->state = NODE_PROVISIONING;
+		p->nodes[i]->up_since = p->nodes[i]->down_at = 0;
+		p->nodes[i]->unreachable_since = 0;
+		p->nodes[i]->gone = 0;
 	}
 	pool_event(p, "%s %s failed: %s", o.prov->name, c->offer.instance_type, reason);
 	pthread_mutex_unlock(&g.lock);
@@ -140,33 +141,12 @@ static void fail_pool(struct sky_pool *p, const char *msg)
 	int i, any = 0;
 
 	for (i = 0; i < p->n_nodes; i++)
-		any |= p->nodes[i].inst.id[0] != '\0';
+		any |= p->nodes[i]->inst.id[0] != '\0';
 	if (!any && !job_running_tasks(p))
 		pool_nodes_free(p);
 	snprintf(p->error, sizeof(p->error), "error: %s", msg);
 	pool_event(p, "error: %s", msg);
 	pool_set_state(p, POOL_FAILED);
-}
-
-static int alloc_nodes(struct sky_pool *p)
-{
-	int i;
-
-	p->nodes = calloc((size_t)p->spec.nodes, sizeof(*p->nodes));
-	if (!p->nodes)
-		return -ENOMEM;
-	p->n_nodes = p->spec.nodes;
-	for (i = 0; i < p->n_nodes; i++) {
-		struct sky_node *n = &p->nodes[i];
-		n->pool = p;
-		n->rank = i;
-		snprintf(n->name, sizeof(n->name), "node-%d", i);
-		n->state = NODE_PROVISIONING;
-		n->slot_busy = calloc((size_t)p->spec.slots, 1);
-		if (!n->slot_busy)
-			return -ENOMEM;
-	}
-	return 0;
 }
 
 /* A node that dropped after its setup may come back (lock held). */
@@ -175,7 +155,7 @@ static int node_unreachable(const struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].state == NODE_UNREACHABLE)
+		if (p->nodes[i]->state == NODE_UNREACHABLE)
 			return 1;
 	return 0;
 }
@@ -209,7 +189,7 @@ static int replacement_due(const struct sky_pool *p)
 	int i;
 
 	for (i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].replace && now >= p->nodes[i].replace_after)
+		if (p->nodes[i]->replace && now >= p->nodes[i]->replace_after)
 			return 1;
 	return 0;
 }
@@ -219,9 +199,10 @@ static void pool_settle(struct sky_pool *p)
 {
 	int ready = 0, i;
 
-	/* counted now: a node may have dropped since its setup */
+	/* counted now: a node may have dropped since its setup; ranks the
+	 * spec no longer has (a recovered pool that was shrinking) go soon */
 	for (i = 0; i < p->n_nodes; i++)
-		ready += p->nodes[i].state == NODE_READY;
+		ready += p->nodes[i]->state == NODE_READY || p->nodes[i]->removing;
 	if (p->stop)
 		return;
 	/* a recovered pool's lifetime counts from its first readiness */
@@ -312,6 +293,12 @@ wait_stop:
 				pthread_mutex_lock(&g.lock);
 				continue;
 			}
+			if (w.n_owners && resize_due(p)) {
+				pthread_mutex_unlock(&g.lock);
+				nodes_resize(&w);
+				pthread_mutex_lock(&g.lock);
+				continue;
+			}
 			sched_cond_wait(&g.work, 1.0);
 		}
 		final = POOL_STOPPED;
@@ -355,7 +342,10 @@ int pool_start_worker(struct sky_pool *p)
 	int rc;
 
 	join_worker(p);
-	rc = alloc_nodes(p);
+	/* a crashed daemon may have been shrinking the pool: its ranks past
+	 * the spec's count are taken back too, and then removed */
+	rc = pool_nodes_alloc(p, p->replay && journal_ranks(p->replay) > p->spec.nodes ?
+			      journal_ranks(p->replay) : p->spec.nodes);
 	if (rc) {
 		pool_nodes_free(p);
 		return rc;
@@ -419,7 +409,7 @@ void pool_check_timers(struct sky_pool *p, double now_mono)
 	const char *why = NULL;
 	char buf[128];
 
-	if (p->stop || (p->state != POOL_READY && p->state != POOL_DEGRADED))
+	if (p->stop || !pool_live(p))
 		return;
 	node_check_timeouts(p, now_mono);
 	if (p->spec.lifetime_s && now - p->ready_at >= (double)p->spec.lifetime_s)

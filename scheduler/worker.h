@@ -18,6 +18,9 @@ struct owner {
 	int released;                        /* its teardown succeeded */
 	char error[256];                     /* why its last prepare failed */
 	struct sky_candidate cand;           /* a copy of the plan's entry */
+	int nodes;                           /* the ranks its state knows (info.nodes at
+					      * its prepare): a pool grown past them
+					      * needs another state */
 };
 
 /* The walk runs over a private copy of the plan (base); what happens to
@@ -51,6 +54,9 @@ void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume
 int nodes_provision(struct sky_pool *p, struct owner *o, int owner_ix, struct sky_err *err);
 /* Runs setup on every node still provisioning and makes it ready. */
 void nodes_setup(struct sky_pool *p);
+/* nodes_provision, each node going on to its setup at once (a live pool's
+ * new nodes: each takes jobs as soon as it is ready). */
+int nodes_bring_up(struct sky_pool *p, struct owner *o, int owner_ix, struct sky_err *err);
 /* Terminates every machine of the owners and tears their states down,
  * retrying in the background with backoff while something may still be
  * up; the pool shows terminating with the reason meanwhile. Gives up only
@@ -59,6 +65,25 @@ void nodes_setup(struct sky_pool *p);
 int nodes_release(struct sky_pool *p, struct owner *owners, int n_owners);
 /* Replaces every node marked for replacement (lock not held). */
 void nodes_replace(struct walk *w);
+/* A provider state for candidate c that knows rank: an owner of the walk,
+ * or a new one prepared (resume: the pool's keys and groups are kept).
+ * NULL when the provider is missing, the owners are all used or prepare
+ * failed (err). */
+struct owner *owner_for(struct walk *w, const struct sky_candidate *c, int rank,
+			struct sky_err *err);
+/* Provisions a machine for node n from the plan's candidates, the pool's
+ * own first (0, or the last failure). */
+int node_provision_any(struct walk *w, struct sky_node *n);
+/* Terminates node i's machine through its owner (0, or -errno with the
+ * reason in events and the node's error). */
+int node_terminate(struct walk *w, int i);
+
+/* resize.c */
+/* Whether the nodes differ from what the spec asks (lock held). */
+int resize_due(const struct sky_pool *p);
+/* Brings the nodes to the spec's count: provisions added ranks, drains
+ * and then terminates and frees removed ones (lock not held). */
+void nodes_resize(struct walk *w);
 /* Records a failed candidate in the plan (lock not held). */
 void walk_record(struct walk *w, const struct sky_candidate *c, int in_use,
 		 const char *reason);

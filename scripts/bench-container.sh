@@ -43,53 +43,10 @@ scripts/deps.sh
 scripts/build.sh build
 . scripts/lib.sh
 
-conf_dir=
-if [ -z "${CONTAINERS_CONF:-}" ]; then
-	conf_dir=$(mktemp -d /tmp/skyfs-bench-container-conf.XXXXXX)
-	cat >"$conf_dir/containers.conf" <<'EOF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "none"
-[engine]
-runtime = "runc"
-EOF
-	export CONTAINERS_CONF=$conf_dir/containers.conf
-fi
-if ! out=$(timeout 60 podman run --rm --rootfs /:O true 2>&1); then
-	echo "podman cannot run a container here (CONTAINERS_CONF=$CONTAINERS_CONF): $out" >&2
-	[ -n "$conf_dir" ] && rm -rf "$conf_dir"
-	exit 1
-fi
-
+podman_conf bench-container || exit 1
 skyfs_start bench-container
-# sky_mount_id(): the skyfs.mount label of every container this mount makes
-mount_id=$(python3 - "$work/state" <<'PY'
-import socket, sys
-def fnv1a(h, s):
-    for c in s.encode():
-        h = ((h ^ c) * 16777619) & 0xffffffff
-    return h
-print("%08x" % fnv1a(fnv1a(fnv1a(2166136261, socket.gethostname()), ":"), sys.argv[1]))
-PY
-)
-
-cleanup() {
-	# the unmount tears every pool still alive down: give the daemon time
-	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" || true; fi
-	if [ -n "$pid" ]; then
-		for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	fi
-	skyfs_cleanup
-	local left
-	left=$(timeout 30 podman ps -aq --filter "label=skyfs.mount=$mount_id" 2>/dev/null || true)
-	if [ -n "$left" ]; then
-		echo "removing containers left behind: $left" >&2
-		# shellcheck disable=SC2086
-		timeout 60 podman rm -f -t 0 $left >/dev/null 2>&1 || true
-	fi
-	if [ -n "$conf_dir" ]; then rm -rf "$conf_dir"; fi
-}
-trap cleanup EXIT
+mount_id=$(skyfs_mount_id)
+trap 'skyfs_cleanup_containers "$mount_id"' EXIT
 
 python3 - "$mnt/pools" "$N" "$ROUNDS" "$NODES" "$SLOTS" "$TIMEOUT" <<'PY'
 import os, statistics, sys, time

@@ -916,6 +916,34 @@ class Point:
         self.journal_delete = ["b"]
         self._aws_run(None, "jobs")
 
+    def scenario_R(self):
+        """aws (fake): the kill lands while a live pool grows or shrinks
+        (its spec's nodes rewritten), with jobs queued and running."""
+        pool = self._aws_run(None, "none")
+        before = {}
+        for n in self.fs(os.listdir, self.pool_path(pool, "nodes")):
+            before[int(n.split("-")[1])] = kv(read(self.pool_path(pool, "nodes", n)))["instance"]
+        old = len(before)
+        new = self.rng.choice([k for k in (1, 2, 3) if k != old])
+        # ranks both counts have are adopted whenever the kill lands
+        pool.node_ids = {i for rank, i in before.items() if rank < min(old, new)}
+        spec = re.sub(r"^nodes = \d+$", "nodes = %d" % new, pool.spec, flags=re.M)
+        for job in self.new_jobs(pool, self.rng.randint(1, 3), chunked_p=0):
+            self.submit(pool, job)
+        self.set_phase("resize %d -> %d" % (old, new))
+        self.arm(self.rng.uniform(0, 1.2))
+        self.fs(harness.write, self.pool_path(pool, "spec"), spec)
+        pool.spec = spec
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while len(self.fs(os.listdir, self.pool_path(pool, "nodes"))) != new or \
+                self.pool_state(pool) != "ready":
+            if time.monotonic() > deadline:
+                raise Violation(5, "pool %s did not resize to %d before any kill:\n%s"
+                                % (pool.name, new, safe_read(self.pool_path(pool, "status"))))
+            time.sleep(0.02)
+        self.wait_jobs(pool)
+        self.set_phase("resized")
+
 
 def _iso_after(iso, wall):
     """Whether an ISO time of the status ("2026-01-02T03:04:05.678Z") is after wall."""
@@ -930,7 +958,7 @@ def _iso_after(iso, wall):
 
 class Run:
     SCENARIOS_LOCAL = [("A", 4), ("A-td", 1), ("A-rm", 1)]
-    SCENARIOS_AWS = [("B", 3), ("B-td", 1), ("C", 1)]
+    SCENARIOS_AWS = [("B", 3), ("B-td", 1), ("C", 1), ("R", 1)]
 
     def __init__(self, seed, points, keep, verbose):
         self.seed = seed

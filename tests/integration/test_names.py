@@ -117,8 +117,8 @@ class Names(SkyfsTestCase):
         self.assertIsNotNone(_errno(os.mkdir, os.path.join(self.pool, "results", "dir")))
         self.assertIsNotNone(_errno(os.mkdir, os.path.join(self.mnt, "dir")))
         self.assertEqual(sorted(os.listdir(self.pool)),
-                         sorted(["spec", "status", "events", "done", "cost", "plan", "nodes",
-                                 "jobs", "broadcast", "results"]))
+                         sorted(["spec", "status", "events", "done", "cost", "plan",
+                                 "timeline.svg", "nodes", "jobs", "broadcast", "results"]))
         self.assertEqual(os.listdir(self.pools), ["demo"])
         self.assertEqual(os.listdir(self.jobs), [])
         self.assertEqual(os.listdir(os.path.join(self.pool, "results")), [])

@@ -143,6 +143,51 @@ static void test_terminated_released_stopped(void **state)
 	journal_replay_free(&r);
 }
 
+/* A live pool grown past its first node count: "resize N" makes room for
+ * the new ranks (their machines are recovered too); a shrink keeps the
+ * ranks, whose machines go by their term records. */
+static void test_resize_grows_ranks(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_replay r;
+	struct sky_offer o = { .provider = "aws", .instance_type = "g4dn.xlarge",
+			       .region = "us-east-1", .market = SKY_MARKET_SPOT,
+			       .price_usd_per_hour = 0.2 };
+
+	assert_int_equal(journal_begin(&f->p, 1), 0);
+	journal_try(&f->p, &o, 0);
+	journal_write(&f->p, 1, "node 0 i-0 10.0.0.1 ");
+	/* before the resize record a rank past the count is ignored */
+	journal_write(&f->p, 1, "node 2 i-early 10.0.0.9 ");
+	journal_write(&f->p, 1, "resize 3");
+	journal_write(&f->p, 1, "launch 1");
+	journal_write(&f->p, 1, "node 2 i-2 10.0.0.3 ");
+	assert_int_equal(journal_replay(f->dir, &r), 0);
+	assert_int_equal(r.n_nodes, 3);
+	assert_string_equal(r.nodes[0].id, "i-0");
+	assert_true(r.nodes[1].launched);
+	assert_string_equal(r.nodes[2].id, "i-2");
+	assert_int_equal(journal_machines(&r), 3);
+	assert_int_equal(journal_ranks(&r), 3);
+	journal_replay_free(&r);
+
+	/* shrunk to 1: rank 2 is terminated, rank 1 still launching */
+	journal_write(&f->p, 1, "resize 1");
+	journal_write(&f->p, 0, "term 2 i-2");
+	assert_int_equal(journal_replay(f->dir, &r), 0);
+	assert_int_equal(r.n_nodes, 3);
+	assert_int_equal(journal_machines(&r), 2);
+	assert_int_equal(journal_ranks(&r), 2);
+	journal_replay_free(&r);
+
+	/* nonsense sizes change nothing */
+	journal_write(&f->p, 1, "resize -4");
+	journal_write(&f->p, 1, "resize 999999");
+	assert_int_equal(journal_replay(f->dir, &r), 0);
+	assert_int_equal(r.n_nodes, 3);
+	journal_replay_free(&r);
+}
+
 /* A record cut short by the crash was never acknowledged: ignored. So are
  * records a newer daemon may write, and ranks out of range. */
 static void test_torn_and_unknown_lines(void **state)
@@ -241,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_live_pool_with_machines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_terminated_released_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resize_grows_ranks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_and_unknown_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_begin_truncates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dispatch_records, setup, teardown),
