@@ -263,6 +263,38 @@ static int connect_node(struct aws_state *st, struct aws_node *an, struct sky_in
 	return rc;
 }
 
+/* A crashed daemon's launch of this rank whose answer it never recorded
+ * runs with a host key nobody knows: it is not adopted, and must not bill
+ * until rmdir. The scheduler never launches a rank that still has a
+ * machine, so any live instance tagged with the rank is such a stray. Only
+ * states that resume a pool ask (one DescribeInstances before the launch). */
+static int terminate_ids(struct aws_state *st, char (*ids)[32], size_t n, struct sky_err *err);
+
+static int end_strays(struct aws_state *st, int rank, struct sky_err *err)
+{
+	char (*ids)[32];
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = aws_refresh(st, 0, err)))
+		return rc;
+	pthread_mutex_lock(&st->base.lock);
+	ids = calloc(st->n_seen + 1, sizeof(*ids));
+	for (i = 0; ids && i < st->n_seen; i++)
+		if (st->seen[i].rank == rank && !aws_gone(&st->seen[i]))
+			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
+	pthread_mutex_unlock(&st->base.lock);
+	if (!ids)
+		return -ENOMEM;
+	if (n) {
+		log_warn("%s: node-%d: %zu instance(s) of a launch whose answer was lost "
+			 "(%s%s): terminating", st->base.id, rank, n, ids[0], n > 1 ? ", ..." : "");
+		rc = terminate_ids(st, ids, n > 500 ? 500 : n, err);
+	}
+	free(ids);
+	return rc;
+}
+
 static int aws_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct aws_state *st = state;
@@ -276,6 +308,8 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
+	if (st->base.resume && (rc = end_strays(st, rank, err)))
+		goto out;
 	snprintf(comment, sizeof(comment), "%s-node-%d", st->key_name, rank);
 	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, an->host_pub,
 				     sizeof(an->host_pub), err)))

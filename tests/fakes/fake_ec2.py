@@ -380,7 +380,7 @@ class FakeEC2:
     url, checkip_url, region, access_key, secret_key, session_token, user.
     Fault switches (plain attributes, change any time): latency, spot_capacity_error,
     capacity_error_types, throttle_next, server_error_next, slow_next, slow_seconds,
-    deny_actions, boot_delay, terminate_delay, api_down; power_poll (seconds between
+    slow_action (slow_next counts only that action), deny_actions, boot_delay, terminate_delay, api_down; power_poll (seconds between
     looks for instance-initiated shutdowns).
     Tables: spot_prices (type -> $/h), images (list of dicts).
     Records: calls [(action, params)], errors [(action, code)].
@@ -404,6 +404,7 @@ class FakeEC2:
         self.server_error_next = 0
         self.slow_next = 0
         self.slow_seconds = 30.0
+        self.slow_action = None           # when set, slow_next counts only this action
         self.deny_actions = set()
         self.boot_delay = 0.0
         self.terminate_delay = 0.3
@@ -785,7 +786,7 @@ class FakeEC2:
                 if self.api_down:
                     raise EC2Error("Unavailable", "The server is overloaded or the service "
                                    "is unavailable (the fake's api_down switch)", 503)
-                if self.slow_next > 0:
+                if self.slow_next > 0 and self.slow_action in (None, action):
                     self.slow_next -= 1
                     slow = float(self.slow_seconds)
                 if self.throttle_next > 0:

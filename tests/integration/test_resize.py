@@ -238,6 +238,35 @@ class LiveAws(RecoveryBase):
         self.submit(pool, "one", "echo one\n")
         self.assertWait(pool, "one", 0, timeout=20)
 
+    def test_a_launch_whose_answer_a_crash_lost_is_terminated(self):
+        """The daemon dies while EC2 launches a new node (the instance
+        exists, its answer never came): the next daemon cannot adopt it (its
+        host key is unknown), so it terminates it before the rank is
+        launched again, rather than leaving it billing until rmdir."""
+        pool = self.make_pool("ll", BASE + "nodes = 1\n", "ready", timeout=40)
+        first = self.node(pool)["instance"]
+        self.ec2.slow_action = "RunInstances"
+        self.ec2.slow_seconds = 60
+        self.ec2.slow_next = 1
+        write(os.path.join(pool, "spec"), BASE + "nodes = 2\n")
+        wait_for(lambda: len(self.pool_instances("ll", ["pending", "running"])) == 2, 20,
+                 what="the second launch landed")
+        stray = [i["id"] for i in self.pool_instances("ll", ["pending", "running"])
+                 if i["id"] != first][0]
+        self.crash()
+        self.restart()
+        self.wait_state(pool, "ready", 40)
+        wait_for(lambda: sorted(os.listdir(os.path.join(pool, "nodes"))) == ["node-0", "node-1"],
+                 20, what="two nodes")
+        second = self.node(pool, "node-1")["instance"]
+        self.assertNotEqual(second, stray)
+        self.assertEqual(self.node(pool)["instance"], first)
+        wait_for(lambda: sorted(i["id"] for i in self.pool_instances("ll", ["pending", "running"]))
+                 == sorted([first, second]), 20, what="the stray terminated, the pool live")
+        self.assertIn("launch whose answer was lost", self.daemon.log_text())
+        os.rmdir(pool)
+        wait_for(lambda: not self.ec2.live_instances(), 20, what="nothing live")
+
     def test_crash_while_draining_ends_the_removed_node(self):
         pool = self.make_pool("cd", BASE + "nodes = 2\n", "ready", timeout=40)
         second = self.node(pool, "node-1")["instance"]
