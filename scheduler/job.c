@@ -466,6 +466,17 @@ int sky_job_cancel(const char *pool, const char *job, int broadcast)
 
 	pthread_mutex_lock(&g.lock);
 	p = pool_get(pool);
+	if (p && (long)sky_map_get(&p->staging, job) - 1 == broadcast) {
+		/* an upload still open (rm racing cp, or cp interrupted): it is
+		 * submitted here and ends cancelled, so that the writer's close
+		 * does not start it (sky_job_submit answers that close with 0) */
+		pthread_mutex_unlock(&g.lock);
+		if ((rc = sky_job_submit(pool, job, broadcast)) && rc != -ENOENT)
+			return rc;
+		rc = 0;
+		pthread_mutex_lock(&g.lock);
+		p = pool_get(pool);
+	}
 	j = p ? sky_map_get(&p->jobs, job) : NULL;
 	if (!j || j->broadcast != broadcast || !job_active(j)) {
 		rc = -ENOENT;

@@ -312,16 +312,36 @@ static int spec_locked(const struct sky_pool *p)
 	}
 }
 
+/* A failed pool gives back what it got before a new spec may provision it:
+ * a spec written meanwhile waits for that (seconds; longer, it is EBUSY).
+ * Lock held, dropped while waiting; returns the pool again, or NULL. */
+#define RELEASE_WAIT_S 10.0
+static struct sky_pool *wait_failed_release(const char *name, struct sky_pool *p)
+{
+	double until = sky_mono() + RELEASE_WAIT_S;
+
+	while (p && p->state == POOL_FAILED && p->worker_alive && !p->worker_done &&
+	       !p->removing && sky_mono() < until) {
+		sched_cond_wait(&g.changed, 0.1);
+		p = pool_get(name);
+	}
+	return p;
+}
+
 int sky_pool_spec_writable(const char *name)
 {
 	struct sky_pool *p;
 	int rc = 0;
 
 	pthread_mutex_lock(&g.lock);
-	p = pool_get(name);
+	p = wait_failed_release(name, pool_get(name));
 	if (!p)
 		rc = -ENOENT;
-	else if (spec_locked(p) && (!pool_live(p) || p->stop || p->removing)) {
+	else if (spec_locked(p) && p->state == POOL_FAILED) {
+		pool_spec_refused(p, "the pool failed and is still giving back its machines "
+				  "(see events): write the spec again once it is done");
+		rc = -EBUSY;
+	} else if (spec_locked(p) && (!pool_live(p) || p->stop || p->removing)) {
 		char live[256];
 
 		sky_spec_live_keys(live, sizeof(live));
@@ -392,7 +412,7 @@ int sky_pool_spec_set(const char *name, const char *text, size_t len)
 
 	rc = sky_spec_parse(text, len, &spec, err, sizeof(err));
 	pthread_mutex_lock(&g.lock);
-	p = pool_get(name);
+	p = wait_failed_release(name, pool_get(name));
 	if (!p) {
 		rc = -ENOENT;
 		goto out;

@@ -113,6 +113,15 @@ int sky_job_submit(const char *pool, const char *job, int broadcast)
 
 	pthread_mutex_lock(&g.lock);
 	p = pool_get(pool);
+	if (p && !sky_map_get(&p->staging, job) && (j = sky_map_get(&p->jobs, job)) &&
+	    !j->sealed && j->broadcast == broadcast) {
+		/* submitted already, by an unlink that cancelled the open upload
+		 * (sky_job_cancel): the writer's close is not an error */
+		j = NULL;
+		rc = 0;
+		goto out;
+	}
+	j = NULL;
 	if (!p || !sky_map_get(&p->staging, job)) {
 		rc = -ENOENT;
 		goto out;

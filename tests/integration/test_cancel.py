@@ -83,6 +83,33 @@ class Cancel(SkyfsTestCase):
         self.assertNotIn("started:", st)
         self.assertEqual(os.listdir(os.path.join(pool, "jobs")), [])
 
+    def test_cancel_an_upload_still_open(self):
+        """rm of a job whose writer has not closed it yet (rm racing cp, a
+        cp interrupted by Ctrl-C): the job ends cancelled and never runs,
+        and the writer's close is not an error."""
+        pool = self.make_pool("up", "slots = 2\n")
+        ran = os.path.join(self.tmp, "ran")
+        payload = ("touch %s-$SKY_JOB\nsleep 30\n" % ran).encode()
+        for name, write_first in (("written", True), ("empty", False)):
+            fd = os.open(os.path.join(pool, "jobs", name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            if write_first:
+                os.write(fd, payload)
+            self.assertIn(name, os.listdir(os.path.join(pool, "jobs")))
+            os.unlink(os.path.join(pool, "jobs", name))
+            if not write_first:
+                os.write(fd, payload)
+            os.close(fd)
+            self.assertWait(pool, name, 143)
+            self.assertEqual(job_state(pool, name), "cancelled")
+        time.sleep(0.5)
+        self.assertFalse([f for f in os.listdir(self.tmp) if f.startswith("ran-")])
+        self.assertEqual(os.listdir(os.path.join(pool, "jobs")), [])
+        # the names are free again once the results are removed
+        for name in ("written", "empty"):
+            subprocess.run(["rm", "-r", os.path.join(pool, "results", name)], check=True)
+        self.submit(pool, "written", "echo ok\n")
+        self.assertWait(pool, "written", 0)
+
     def test_cancel_broadcast(self):
         pool = self.make_pool("cb", "nodes = 2\n")
         secs = marker_sleep(30)

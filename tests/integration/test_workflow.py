@@ -288,7 +288,11 @@ class Snakemake(SkyfsTestCase):
                 p.wait()
         wait_for(lambda: not os.listdir(os.path.join(pool, "jobs")), 10, what="jobs cancelled")
         for s in ("ctrl_1", "ctrl_2", "heat_1", "heat_2"):
-            self.assertEqual(self.cat_wait(pool, "snk-qc-" + s), "143\n")
+            res = os.path.join(pool, "results", "snk-qc-" + s)
+            self.assertEqual(self.cat_wait(pool, "snk-qc-" + s), "143\n",
+                             "%s\n%s\n%s" % (read(os.path.join(res, "status")),
+                                             read(os.path.join(res, "stdout")),
+                                             read(os.path.join(res, "stderr"))))
         # the next run replaces the cancelled results
         r = self.snakemake(pool)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
