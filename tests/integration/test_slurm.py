@@ -293,6 +293,31 @@ class SlurmPools(SlurmBase):
         wait_for(lambda: not processes_with_cmdline("sleep " + secs), 10,
                  what="no sleep of the pool left")
 
+    def test_live_resize_adds_and_cancels_holding_jobs(self):
+        """nodes rewritten live: a holding job per added node (its ranks past
+        the first state's, through a second provider state), the removed
+        node's holding job cancelled once it drained."""
+        self.mount()
+        pool = self.make_pool("rz", self.spec("slots = 1\n"), timeout=30)
+        first = self.holding_job(pool)
+        write(os.path.join(pool, "spec"), self.spec("slots = 1\nnodes = 2\n"))
+        self.wait_state(pool, "ready", 30)
+        second = self.holding_job(pool, "node-1")
+        self.assertEqual(sorted(j["id"] for j in self.squeue_named()), sorted([first, second]))
+        self.submit(pool, "where", 'echo "$SKY_NODE"\n', broadcast=True)
+        self.assertEqual(self.cat_wait(pool, "where", 30), "0\n")
+        self.assertEqual(read(os.path.join(pool, "results", "where", "node-1", "stdout")),
+                         "node-1\n")
+        write(os.path.join(pool, "spec"), self.spec("slots = 1\n"))
+        wait_for(lambda: os.listdir(os.path.join(pool, "nodes")) == ["node-0"], 20,
+                 what="node-1 removed")
+        self.wait_gone_from_squeue([second])
+        self.assertEqual([j["id"] for j in self.squeue_named()], [first])
+        self.submit(pool, "one", "echo one\n")
+        self.assertWait(pool, "one", 0, timeout=20)
+        os.rmdir(pool)
+        self.wait_gone_from_squeue([first])
+
     def test_cancel_semantics(self):
         self.mount()
         pool = self.make_pool("cx", self.spec("slots = 2\n"), timeout=30)

@@ -3,6 +3,7 @@ broadcasts on three hosts, live output, files, cancel, setup failures, host
 keys (unknown, changed, accept-new), a frozen node, a killed node, and a node
 that comes back."""
 
+import errno
 import os
 import re
 import tempfile
@@ -54,6 +55,27 @@ class SshPools(SkyfsTestCase):
         node = kv_lines(read(os.path.join(pool, "nodes", "node-1")))
         self.assertEqual(node["provider"], "ssh")
         self.assertEqual(node["address"], self.nodes.address(1))
+
+    def test_live_resize_within_the_hosts(self):
+        """nodes below the number of hosts: the pool grows onto the next
+        host and shrinks off it (nodes/ and SKY_NODE_ADDRS follow); more
+        nodes than hosts is refused and the pool runs on."""
+        pool = self.make_pool("rs", self.spec("nodes = 1\n"), timeout=30)
+        write(os.path.join(pool, "spec"), self.spec("nodes = 3\n"))
+        self.wait_state(pool, "ready", 30)
+        self.assertEqual(sorted(os.listdir(os.path.join(pool, "nodes"))),
+                         ["node-0", "node-1", "node-2"])
+        self.assertEqual(kv_lines(read(os.path.join(pool, "nodes", "node-2")))["address"],
+                         self.nodes.address(2))
+        self.submit(pool, "b", 'echo "$SKY_NODE_ADDRS" | wc -l\n', broadcast=True)
+        self.assertWait(pool, "b", 0, timeout=30)
+        self.assertEqual(read(os.path.join(pool, "results", "b", "node-2", "stdout")), "3\n")
+        write(os.path.join(pool, "spec"), self.spec("nodes = 2\n"))
+        wait_for(lambda: sorted(os.listdir(os.path.join(pool, "nodes"))) == ["node-0", "node-1"],
+                 15, what="node-2 removed")
+        self.assertErrno(errno.EINVAL, write, os.path.join(pool, "spec"), self.spec("nodes = 4\n"))
+        self.assertEqual(state(pool), "ready")
+        self.assertIn("hosts lists 3", kv_lines(read(os.path.join(pool, "status")))["spec_refused"])
 
     def test_live_output_files_and_cancel(self):
         pool = self.make_pool("s", self.spec(), timeout=30)
