@@ -519,12 +519,16 @@ class Point:
                     continue
                 ids = set()
                 try:
-                    for n in os.listdir(self.pool_path(pool, "nodes")):
-                        i = kv(read(self.pool_path(pool, "nodes", n))).get("instance")
-                        if i:
-                            ids.add(i)
+                    names = os.listdir(self.pool_path(pool, "nodes"))
                 except OSError:
-                    pass
+                    names = []
+                for n in names:
+                    try:
+                        i = kv(read(self.pool_path(pool, "nodes", n))).get("instance")
+                    except OSError:
+                        continue   # removed meanwhile (a resize)
+                    if i:
+                        ids.add(i)
                 nodes[pool.name] = (getattr(pool, "after_state", None), ids)
             for inst in self.live_fake():
                 if not self.mine(inst):
@@ -559,7 +563,10 @@ class Point:
                 continue
             now = set()
             for n in os.listdir(self.pool_path(pool, "nodes")):
-                i = kv(read(self.pool_path(pool, "nodes", n))).get("instance")
+                try:
+                    i = kv(read(self.pool_path(pool, "nodes", n))).get("instance")
+                except FileNotFoundError:
+                    continue   # a rank a resize (scenario R) removed meanwhile
                 if i:
                     now.add(i)
             alive = {i["id"] for i in self.live_fake()}

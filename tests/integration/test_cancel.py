@@ -234,8 +234,10 @@ class WaitAndRemove(SkyfsTestCase):
         # rmdir must not wait for blocked readers of wait: it ends their jobs
         pool = self.make_pool("wr", "nodes = 1\n")
         self.submit(pool, "long", "sleep 60\n")
-        self.submit(pool, "queued", "echo never\n")
+        # a job is sealed at the last close, which FUSE sends after close(2)
+        # returned: "queued" goes in once "long" runs, so it cannot go first
         self.wait_job_state(pool, "long", "running", 5)
+        self.submit(pool, "queued", "echo never\n")
         readers = [subprocess.Popen(["cat", os.path.join(pool, "results", n, "wait")],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True) for n in ("long", "queued")]
