@@ -235,13 +235,21 @@ static int report(uint64_t id, int kind, int value)
  * helper reports for a supervisor that ended otherwise). */
 static void __attribute__((noreturn)) supervise(const struct job_spec *js, uint64_t id)
 {
-	sigset_t all;
+	sigset_t all, wake;
 	siginfo_t si;
-	pid_t job;
+	struct timespec poll_s = { 1, 0 };
+	pid_t job, helper = getppid();
 
 	/* immune to the signals meant for the job: those go to its group */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	/* the helper's death (kill -9, the OOM killer) must not leave the job
+	 * running with nobody to report or cancel it: SIGUSR1 then (and a
+	 * look at the parent every second, for a death before this call) */
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+	sigemptyset(&wake);
+	sigaddset(&wake, SIGCHLD);
+	sigaddset(&wake, SIGUSR1);
 	/* of the helper's descriptors, only the message socket stays */
 	syscall(SYS_close_range, 3, SKY_JOB_HELPER_EV_FD - 1, 0);
 	syscall(SYS_close_range, SKY_JOB_HELPER_EV_FD + 1, ~0U, 0);
@@ -255,14 +263,20 @@ static void __attribute__((noreturn)) supervise(const struct job_spec *js, uint6
 		memset(&si, 0, sizeof(si));
 		/* WNOWAIT first: the job's zombie keeps its process group id
 		 * reserved while the group is killed */
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT)) {
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | WNOHANG)) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
 		if (si.si_pid == job)
 			break;
-		waitpid(si.si_pid, NULL, 0);   /* an orphan that ended on its own */
+		if (si.si_pid) {
+			waitpid(si.si_pid, NULL, 0);   /* an orphan that ended on its own */
+			continue;
+		}
+		if (getppid() != helper)
+			kill(-job, SIGKILL);   /* orphaned: the job ends, and so do we */
+		sigtimedwait(&wake, NULL, &poll_s);
 	}
 	kill(-job, SIGKILL);
 	waitpid(job, NULL, 0);
