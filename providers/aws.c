@@ -263,35 +263,22 @@ static int connect_node(struct aws_state *st, struct aws_node *an, struct sky_in
 	return rc;
 }
 
+static int terminate_listed(struct aws_state *st, int rank, size_t *found,
+			    struct sky_err *err);
+
 /* A crashed daemon's launch of this rank whose answer it never recorded
  * runs with a host key nobody knows: it is not adopted, and must not bill
  * until rmdir. The scheduler never launches a rank that still has a
  * machine, so any live instance tagged with the rank is such a stray. Only
  * states that resume a pool ask (one DescribeInstances before the launch). */
-static int terminate_ids(struct aws_state *st, char (*ids)[32], size_t n, struct sky_err *err);
-
 static int end_strays(struct aws_state *st, int rank, struct sky_err *err)
 {
-	char (*ids)[32];
-	size_t n = 0, i;
-	int rc;
+	size_t n = 0;
+	int rc = terminate_listed(st, rank, &n, err);
 
-	if ((rc = aws_refresh(st, 0, err)))
-		return rc;
-	pthread_mutex_lock(&st->base.lock);
-	ids = calloc(st->n_seen + 1, sizeof(*ids));
-	for (i = 0; ids && i < st->n_seen; i++)
-		if (st->seen[i].rank == rank && !aws_gone(&st->seen[i]))
-			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
-	pthread_mutex_unlock(&st->base.lock);
-	if (!ids)
-		return -ENOMEM;
-	if (n) {
-		log_warn("%s: node-%d: %zu instance(s) of a launch whose answer was lost "
-			 "(%s%s): terminating", st->base.id, rank, n, ids[0], n > 1 ? ", ..." : "");
-		rc = terminate_ids(st, ids, n > 500 ? 500 : n, err);
-	}
-	free(ids);
+	if (n)
+		log_warn("%s: node-%d: %zu instance(s) of a launch whose answer was lost: %s",
+			 st->base.id, rank, n, rc ? "terminating them failed" : "terminated");
 	return rc;
 }
 
@@ -443,29 +430,44 @@ static int aws_terminate(void *state, struct sky_instance *inst, struct sky_err 
 	return rc;
 }
 
-/* Everything tagged as this pool's that still runs: instances whose
- * launch answer was lost, or a crashed run's. */
-static int sweep(struct aws_state *st, struct sky_err *err)
+/* Terminates what EC2 lists as the pool's (by its tags) and still exists:
+ * every instance that runs or is stopped (rank < 0), or the ones of one
+ * rank that run. *found: how many it asked to terminate. */
+static int terminate_listed(struct aws_state *st, int rank, size_t *found,
+			    struct sky_err *err)
 {
-	char (*ids)[32] = NULL;
+	char (*ids)[32];
 	size_t n = 0, i;
 	int rc;
 
+	*found = 0;
 	if ((rc = aws_refresh(st, 0, err)))
 		return rc;
 	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++)
-		if (!aws_gone(&st->seen[i]) || !strcmp(st->seen[i].state, "stopped"))
+		if (rank < 0 ? !aws_gone(&st->seen[i]) || !strcmp(st->seen[i].state, "stopped")
+			     : st->seen[i].rank == rank && !aws_gone(&st->seen[i]))
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
 	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; !rc && i < n; i += 500)
 		rc = terminate_ids(st, ids + i, n - i < 500 ? n - i : 500, err);
+	*found = n;
+	free(ids);
+	return rc;
+}
+
+/* Everything tagged as this pool's that still runs: instances whose
+ * launch answer was lost, or a crashed run's. */
+static int sweep(struct aws_state *st, struct sky_err *err)
+{
+	size_t n = 0;
+	int rc = terminate_listed(st, -1, &n, err);
+
 	if (n)
 		log_info("%s: swept %zu instance(s) of the pool", st->base.id, n);
-	free(ids);
 	return rc;
 }
 
