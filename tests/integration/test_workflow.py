@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SkyfsTestCase, kv_lines, read, run_cmd, wait_for, write
+from harness import SkyfsTestCase, job_state, kv_lines, read, run_cmd, wait_for, write
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
 
@@ -277,8 +277,17 @@ class Snakemake(SkyfsTestCase):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
         try:
-            wait_for(lambda: len(os.listdir(os.path.join(pool, "jobs"))) == 4, 20,
-                     what="4 qc jobs submitted")
+            # the jobs run their pause: a signal while skyjob's cp still
+            # writes a payload races the upload's release, and the job may
+            # have run (an empty script, exit 0) before skyjob's rm lands
+            qc = ["snk-qc-" + s for s in ("ctrl_1", "ctrl_2", "heat_1", "heat_2")]
+
+            def running():
+                try:
+                    return all(job_state(pool, n) == "running" for n in qc)
+                except OSError:
+                    return False
+            wait_for(running, 20, what="4 qc jobs running")
             # Ctrl-C: the terminal signals the whole process group
             os.killpg(p.pid, signal.SIGINT)
             self.assertNotEqual(p.wait(timeout=20), 0)
