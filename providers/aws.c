@@ -263,24 +263,7 @@ static int connect_node(struct aws_state *st, struct aws_node *an, struct sky_in
 	return rc;
 }
 
-static int terminate_listed(struct aws_state *st, int rank, size_t *found,
-			    struct sky_err *err);
-
-/* A crashed daemon's launch of this rank whose answer it never recorded
- * runs with a host key nobody knows: it is not adopted, and must not bill
- * until rmdir. The scheduler never launches a rank that still has a
- * machine, so any live instance tagged with the rank is such a stray. Only
- * states that resume a pool ask (one DescribeInstances before the launch). */
-static int end_strays(struct aws_state *st, int rank, struct sky_err *err)
-{
-	size_t n = 0;
-	int rc = terminate_listed(st, rank, &n, err);
-
-	if (n)
-		log_warn("%s: node-%d: %zu instance(s) of a launch whose answer was lost: %s",
-			 st->base.id, rank, n, rc ? "terminating them failed" : "terminated");
-	return rc;
-}
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err);
 
 static int aws_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
@@ -295,7 +278,7 @@ static int aws_provision(void *state, int rank, struct sky_instance *inst, struc
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
-	if (st->base.resume && (rc = end_strays(st, rank, err)))
+	if ((rc = sky_cloud_end_strays(&st->base, st, rank, terminate_listed, err)))
 		goto out;
 	snprintf(comment, sizeof(comment), "%s-node-%d", st->key_name, rank);
 	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, an->host_pub,
@@ -433,9 +416,9 @@ static int aws_terminate(void *state, struct sky_instance *inst, struct sky_err 
 /* Terminates what EC2 lists as the pool's (by its tags) and still exists:
  * every instance that runs or is stopped (rank < 0), or the ones of one
  * rank that run. *found: how many it asked to terminate. */
-static int terminate_listed(struct aws_state *st, int rank, size_t *found,
-			    struct sky_err *err)
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err)
 {
+	struct aws_state *st = state;
 	char (*ids)[32];
 	size_t n = 0, i;
 	int rc;

@@ -445,6 +445,21 @@ void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id
 		p->launched(p->node_state_arg, rank, id, host_pub ? host_pub : "");
 }
 
+int sky_cloud_end_strays(const struct sky_cloud_pool *p, void *state, int rank,
+			 sky_cloud_end_fn end, struct sky_err *err)
+{
+	size_t n = 0;
+	int rc;
+
+	if (!p->resume)
+		return 0;
+	rc = end(state, rank, &n, err);
+	if (n)
+		log_warn("%s: node-%d: %zu machine(s) of a launch whose answer was lost: %s",
+			 p->id, rank, n, rc ? "ending them failed" : "ended");
+	return rc;
+}
+
 int sky_cloud_adopt_begin(struct sky_cloud_pool *p, int rank, const struct sky_instance *inst,
 			  int pinned, struct sky_err *err)
 {

@@ -207,6 +207,17 @@ int sky_cloud_adopt_begin(struct sky_cloud_pool *p, int rank, const struct sky_i
 /* Tells the scheduler node rank has machine id (sky_pool_info.launched). */
 void sky_cloud_launched(const struct sky_cloud_pool *p, int rank, const char *id,
 			const char *host_pub);
+/* A provider's look for the machines the cloud lists as the rank's (by
+ * tag, label or name) that no node of state holds, ending them; *found:
+ * how many it asked to end. */
+typedef int (*sky_cloud_end_fn)(void *state, int rank, size_t *found, struct sky_err *err);
+/* Before a resumed state (p->resume) launches rank: a crashed daemon's
+ * launch of the rank whose answer it never recorded runs with a host key
+ * nobody knows, so nothing adopts it, and it must not bill until rmdir.
+ * The scheduler never launches a rank that still has a machine, so what
+ * end finds is such a stray. 0 at once for a state that does not resume. */
+int sky_cloud_end_strays(const struct sky_cloud_pool *p, void *state, int rank,
+			 sky_cloud_end_fn end, struct sky_err *err);
 /* The spec's orphan_timeout, never below node_timeout. */
 long sky_cloud_orphan_timeout(const struct sky_cloud_pool *p);
 

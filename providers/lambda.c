@@ -258,6 +258,8 @@ static int connect_node(struct lambda_state *st, struct lambda_node *ln,
 	return sky_cloud_node_connect(&st->base, &ln->base, &ssh, DEFAULT_USER, inst, err);
 }
 
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err);
+
 static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 			    struct sky_err *err)
 {
@@ -270,6 +272,8 @@ static int lambda_provision(void *state, int rank, struct sky_instance *inst,
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	ln = &st->nodes[rank];
+	if ((rc = sky_cloud_end_strays(&st->base, st, rank, terminate_listed, err)))
+		return rc;
 	if ((rc = lambda_batch(st, ln, OP_LAUNCH, err)))
 		return rc;
 	/* from here on the node exists: terminate() must see its id */
@@ -347,21 +351,33 @@ static int lambda_terminate(void *state, struct sky_instance *inst, struct sky_e
 	return rc;
 }
 
-/* Everything named as this pool's that still runs: instances whose
- * launch answer was lost, or a crashed run's. */
-static int sweep(struct lambda_state *st, struct sky_err *err)
+/* Terminates what Lambda lists as the pool's (by name) and still runs:
+ * every instance (rank < 0), or the ones of launches that carried the rank
+ * and that no node here holds. *found: how many it asked to terminate. */
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err)
 {
+	struct lambda_state *st = state;
 	char (*ids)[64] = NULL;
 	size_t n = 0, i;
-	int rc, r;
+	int rc, r, j;
 
+	*found = 0;
 	if ((rc = lambda_refresh(st, 0, err)))
 		return rc;
 	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
-	for (i = 0; ids && i < st->n_seen; i++)
-		if (lambda_instance_state(st->seen[i].status) < SKY_INST_STOPPING)
-			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
+	for (i = 0; ids && i < st->n_seen; i++) {
+		const struct lambda_instance *in = &st->seen[i];
+
+		if (lambda_instance_state(in->status) >= SKY_INST_STOPPING ||
+		    (rank >= 0 && !lambda_name_carries(in->name, st->prefix, rank)))
+			continue;
+		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
+			    strcmp(st->nodes[j].base.id, in->id); j++)
+			;
+		if (rank < 0 || j == st->base.n_nodes)
+			sky_strlcpy(ids[n++], in->id, sizeof(ids[0]));
+	}
 	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
@@ -370,9 +386,20 @@ static int sweep(struct lambda_state *st, struct sky_err *err)
 					      n - i < SWEEP_CHUNK ? n - i : SWEEP_CHUNK, err)) &&
 		    !rc)
 			rc = r;
+	*found = n;
+	free(ids);
+	return rc;
+}
+
+/* Everything named as this pool's that still runs: instances whose
+ * launch answer was lost, or a crashed run's. */
+static int sweep(struct lambda_state *st, struct sky_err *err)
+{
+	size_t n = 0;
+	int rc = terminate_listed(st, -1, &n, err);
+
 	if (n)
 		log_info("%s: swept %zu instance(s) of the pool", st->prefix, n);
-	free(ids);
 	return rc;
 }
 

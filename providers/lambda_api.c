@@ -244,6 +244,21 @@ int lambda_name_matches(const char *name, const char *prefix)
 	return n && !strncmp(name, prefix, n) && name[n] == '-';
 }
 
+int lambda_name_carries(const char *name, const char *prefix, int rank)
+{
+	const char *p = name + strlen(prefix) + 1;
+	size_t a, b;
+
+	if (!lambda_name_matches(name, prefix) || rank < 0 || !(a = strspn(p, "0123456789")) ||
+	    a > 9)
+		return 0;
+	if (!p[a])
+		return atoi(p) == rank;
+	if (p[a] != '-' || !(b = strspn(p + a + 1, "0123456789")) || b > 9 || p[a + 1 + b])
+		return 0;
+	return atoi(p) == rank || atoi(p + a + 1) == rank;
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 json_t *lambda_ssh_key_body(const char *name, const char *public_key)

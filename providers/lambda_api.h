@@ -55,6 +55,10 @@ void lambda_prefix(const char *pool_id, char *out, size_t len);
 void lambda_batch_name(const char *prefix, const int *ranks, int k, char *out, size_t len);
 /* Whether an instance name is one of prefix's ("<prefix>-..."). */
 int lambda_name_matches(const char *name, const char *prefix);
+/* Whether it is the name of a launch that surely carried rank: one of the
+ * ranks the name gives ("<prefix>-<rank>", or first or last of a batch;
+ * a rank between them may not have been in it). */
+int lambda_name_carries(const char *name, const char *prefix, int rank);
 
 /* ---- requests (json_decref; NULL when out of memory) ---------------------------- */
 

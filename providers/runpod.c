@@ -506,6 +506,8 @@ static int connect_pod(struct rp_state *st, struct rp_node *an, const struct rp_
 	return rc;
 }
 
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err);
+
 static int rp_provision(void *state, int rank, struct sky_instance *inst, struct sky_err *err)
 {
 	struct rp_state *st = state;
@@ -518,6 +520,8 @@ static int rp_provision(void *state, int rank, struct sky_instance *inst, struct
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	an = &st->nodes[rank];
+	if ((rc = sky_cloud_end_strays(&st->base, st, rank, terminate_listed, err)))
+		goto out;
 	snprintf(comment, sizeof(comment), "%s%d", st->prefix, rank);
 	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, an->host_pub,
 				     sizeof(an->host_pub), err)))
@@ -626,30 +630,51 @@ static int rp_terminate(void *state, struct sky_instance *inst, struct sky_err *
 	return rc;
 }
 
-/* Every pod named as the pool's that is not terminated: pods whose deploy
- * answer was lost, or a crashed run's. */
-static int sweep(struct rp_state *st, struct sky_err *err)
+/* Terminates what RunPod lists as the pool's (by name) and is not
+ * terminated: every pod (rank < 0), or the ones named as the rank that no
+ * node here holds. *found: how many it asked to terminate. */
+static int terminate_listed(void *state, int rank, size_t *found, struct sky_err *err)
 {
+	struct rp_state *st = state;
 	char (*ids)[64] = NULL;
 	size_t n = 0, i;
-	int rc, r;
+	int rc, r, j;
 
+	*found = 0;
 	if ((rc = rp_refresh(st, 0, err)))
 		return rc;
 	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
-	for (i = 0; ids && i < st->n_seen; i++)
-		if (strcmp(st->seen[i].status, "TERMINATED"))
+	for (i = 0; ids && i < st->n_seen; i++) {
+		if (!strcmp(st->seen[i].status, "TERMINATED") ||
+		    (rank >= 0 && rank_of(st, st->seen[i].name) != rank))
+			continue;
+		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
+			    strcmp(st->nodes[j].base.id, st->seen[i].id); j++)
+			;
+		if (rank < 0 || j == st->base.n_nodes)
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
+	}
 	pthread_mutex_unlock(&st->base.lock);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if ((r = terminate_pod(st, ids[i], err)) && !rc)
 			rc = r;
+	*found = n;
+	free(ids);
+	return rc;
+}
+
+/* Every pod named as the pool's that is not terminated: pods whose deploy
+ * answer was lost, or a crashed run's. */
+static int sweep(struct rp_state *st, struct sky_err *err)
+{
+	size_t n = 0;
+	int rc = terminate_listed(st, -1, &n, err);
+
 	if (n)
 		log_info("%s: swept %zu pod(s) of the pool", st->base.id, n);
-	free(ids);
 	return rc;
 }
 

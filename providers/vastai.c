@@ -148,22 +148,33 @@ static int destroy(struct vastai_state *st, long long id, struct sky_err *err)
 	return rc == -ENOENT ? 0 : rc;   /* already gone */
 }
 
-/* Every instance labelled as one of the pool's nodes: a crashed run's
- * (prepare) or one whose rental answer was lost (teardown). */
-static int sweep(struct vastai_state *st, struct sky_err *err)
+/* Destroys what Vast.ai lists as the pool's, by label: every node's
+ * instance (rank < 0), or the ones of one rank that no node here holds.
+ * *found: how many it asked to destroy. */
+static int destroy_listed(void *state, int rank, size_t *found, struct sky_err *err)
 {
+	struct vastai_state *st = state;
 	size_t plen = strlen(st->label_prefix), i, n = 0;
 	long long *ids;
-	int rc, r;
+	char want[16];
+	int rc, r, j;
 
+	*found = 0;
+	snprintf(want, sizeof(want), "%d", rank);
 	if ((rc = refresh(st, 0, err)))
 		return rc;
 	pthread_mutex_lock(&st->base.lock);
 	ids = calloc(st->n_seen + 1, sizeof(*ids));
 	for (i = 0; ids && i < st->n_seen; i++) {
-		const char *rank = st->seen[i].label + plen;
+		const char *r_of = st->seen[i].label + plen;
 
-		if (*rank && strspn(rank, "0123456789") == strlen(rank))
+		if (!*r_of || strspn(r_of, "0123456789") != strlen(r_of) ||
+		    (rank >= 0 && strcmp(r_of, want)))
+			continue;
+		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
+			    st->nodes[j].id != st->seen[i].id; j++)
+			;
+		if (rank < 0 || j == st->base.n_nodes)
 			ids[n++] = st->seen[i].id;
 	}
 	pthread_mutex_unlock(&st->base.lock);
@@ -172,9 +183,20 @@ static int sweep(struct vastai_state *st, struct sky_err *err)
 	for (i = 0; i < n; i++)
 		if ((r = destroy(st, ids[i], err)) && !rc)
 			rc = r;
+	*found = n;
+	free(ids);
+	return rc;
+}
+
+/* Every instance labelled as one of the pool's nodes: a crashed run's
+ * (prepare) or one whose rental answer was lost (teardown). */
+static int sweep(struct vastai_state *st, struct sky_err *err)
+{
+	size_t n = 0;
+	int rc = destroy_listed(st, -1, &n, err);
+
 	if (n)
 		log_info("%s: swept %zu instance(s) of the pool", st->base.id, n);
-	free(ids);
 	return rc;
 }
 
@@ -626,6 +648,8 @@ static int vastai_provision(void *state, int rank, struct sky_instance *inst,
 	if (rank < 0 || rank >= st->base.n_nodes)
 		return -EINVAL;
 	vn = &st->nodes[rank];
+	if ((rc = sky_cloud_end_strays(&st->base, st, rank, destroy_listed, err)))
+		goto out;
 	snprintf(comment, sizeof(comment), "skyfs-%s-node-%d", st->base.id, rank);
 	if ((rc = sky_cloud_host_key(st->base.dir, rank, comment, &key, vn->host_pub,
 				     sizeof(vn->host_pub), err)))

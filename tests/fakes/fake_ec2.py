@@ -365,6 +365,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, fake._error_xml("InvalidAction", "no such path %s" % path))
             return
         status, xml = fake._api(self.command, path or "/", query, self.headers, body)
+        self.server.held(self.command, path or "/", body)
         self._send(status, xml)
 
     do_GET = do_POST = _handle
@@ -380,8 +381,9 @@ class FakeEC2:
     url, checkip_url, region, access_key, secret_key, session_token, user.
     Fault switches (plain attributes, change any time): latency, spot_capacity_error,
     capacity_error_types, throttle_next, server_error_next, slow_next, slow_seconds,
-    slow_action (slow_next counts only that action), deny_actions, boot_delay, terminate_delay, api_down; power_poll (seconds between
-    looks for instance-initiated shutdowns).
+    deny_actions, boot_delay, terminate_delay, api_down; power_poll (seconds between
+    looks for instance-initiated shutdowns). The server's hold() holds back the answer
+    of a call that took effect (fakehttp.py).
     Tables: spot_prices (type -> $/h), images (list of dicts).
     Records: calls [(action, params)], errors [(action, code)].
     """
@@ -404,7 +406,6 @@ class FakeEC2:
         self.server_error_next = 0
         self.slow_next = 0
         self.slow_seconds = 30.0
-        self.slow_action = None           # when set, slow_next counts only this action
         self.deny_actions = set()
         self.boot_delay = 0.0
         self.terminate_delay = 0.3
@@ -786,7 +787,7 @@ class FakeEC2:
                 if self.api_down:
                     raise EC2Error("Unavailable", "The server is overloaded or the service "
                                    "is unavailable (the fake's api_down switch)", 503)
-                if self.slow_next > 0 and self.slow_action in (None, action):
+                if self.slow_next > 0:
                     self.slow_next -= 1
                     slow = float(self.slow_seconds)
                 if self.throttle_next > 0:

@@ -170,6 +170,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n > 0 else b""
         status, doc, retry_after = fake._api(self.command, self.path.split("?", 1)[0],
                                              self.headers.get("Authorization", ""), raw)
+        self.server.held(self.command, self.path, raw)
         self._send(status, doc, retry_after)
 
     do_GET = do_POST = do_DELETE = do_PUT = _handle

@@ -349,6 +349,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if auth.startswith("Bearer "):
             key = auth[len("Bearer "):]
         status, answer, headers = self.server.fake._api(key, body)
+        self.server.held(self.command, path, body)
         self._send(status, answer, headers)
 
     def do_GET(self):

@@ -161,6 +161,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n > 0 else b""
         status, body, ctype = self.server.fake._api(self.command, self.path,
                                                     self.headers.get("Authorization", ""), raw)
+        self.server.held(self.command, self.path, raw)
         self._send(status, body, ctype)
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle

@@ -6,6 +6,12 @@ their fake as self.server.fake.
     server.port
     server.stop()          # no new requests, open keep-alive connections cut,
                            # the socket closed, the thread joined
+    server.hold("launch", seconds=60)   # the next call whose "METHOD PATH
+                           # BODY" contains "launch" takes effect, but its
+                           # answer comes 60 s later (or at stop()): the
+                           # answer a client that gives up or dies meanwhile
+                           # never sees. Handlers call held(method, path, body)
+                           # after the call and before answering.
 """
 
 import http.server
@@ -25,6 +31,23 @@ class Server(http.server.ThreadingHTTPServer):
         self._conns_lock = threading.Lock()
         http.server.ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), handler)
         self.port = self.server_address[1]
+        self._hold = None         # (text to match, seconds, calls left)
+        self._stopping = threading.Event()
+
+    def hold(self, match, seconds=60.0, count=1):
+        with self._conns_lock:
+            self._hold = (match, float(seconds), int(count))
+
+    def held(self, method, path, body):
+        """Waits before the answer of a call that matches the hold."""
+        text = "%s %s %s" % (method, path, body.decode("utf-8", "replace")
+                             if isinstance(body, bytes) else body)
+        with self._conns_lock:
+            if not self._hold or self._hold[0] not in text or self._hold[2] <= 0:
+                return
+            match, seconds, left = self._hold
+            self._hold = (match, seconds, left - 1)
+        self._stopping.wait(seconds)
 
     def process_request(self, request, client_address):
         with self._conns_lock:
@@ -43,6 +66,7 @@ class Server(http.server.ThreadingHTTPServer):
         return self
 
     def stop(self, timeout=5):
+        self._stopping.set()
         self.shutdown()
         self.server_close()
         # a handler waiting on an idle keep-alive connection would outlive us

@@ -17,6 +17,7 @@ import time
 import unittest
 
 from harness import SkyfsTestCase, fusermount_u, kv_lines, read, tried_lines, wait_for
+from lostlaunch import LostLaunch
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -67,7 +68,15 @@ class LambdaBase(SkyfsTestCase):
 
 
 @unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")
-class LambdaTest(LambdaBase):
+class LambdaTest(LostLaunch, LambdaBase):
+    lost_spec = BASE
+    lost_match = "POST " + LAUNCH
+
+    def lost_server(self):
+        return self.lam._server
+
+    def lost_live(self):
+        return [i["id"] for i in self.lam.live_instances()]
 
     def test_pool_jobs_broadcast_and_rmdir(self):
         # the ip shows a second after "active", as it may on Lambda

@@ -16,6 +16,7 @@ import time
 import unittest
 
 from harness import SkyfsTestCase, errno_of, job_state, kv_lines, read, state, wait_for, write
+from lostlaunch import LostLaunch
 import sshnodes
 from test_recovery import BASE, RecoveryBase
 
@@ -211,10 +212,25 @@ class Live(SkyfsTestCase):
 
 
 @unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")
-class LiveAws(RecoveryBase):
+class LiveAws(LostLaunch, RecoveryBase):
     """Against the fake EC2: machines are launched for added nodes and
-    terminated for removed ones, and a crash halfway through a shrink
-    leaves nothing billing."""
+    terminated for removed ones, and a crash halfway through a shrink or a
+    launch leaves nothing billing."""
+    lost_spec = BASE
+    lost_match = "Action=RunInstances"
+
+    def lost_server(self):
+        return self.ec2._server
+
+    def lost_live(self):
+        return [i["id"] for i in self.pool_instances("ll", ["pending", "running"])]
+
+    def lost_restart(self):
+        self.crash()
+        self.restart()
+
+    def assertAllGone(self):
+        wait_for(lambda: not self.ec2.live_instances(), 20, what="nothing live")
 
     def test_grow_launches_shrink_terminates(self):
         pool = self.make_pool("ga", BASE + "nodes = 1\n", "ready", timeout=40)
@@ -237,35 +253,6 @@ class LiveAws(RecoveryBase):
                       [(a, p.get("InstanceId.1")) for a, p in self.ec2.calls])
         self.submit(pool, "one", "echo one\n")
         self.assertWait(pool, "one", 0, timeout=20)
-
-    def test_a_launch_whose_answer_a_crash_lost_is_terminated(self):
-        """The daemon dies while EC2 launches a new node (the instance
-        exists, its answer never came): the next daemon cannot adopt it (its
-        host key is unknown), so it terminates it before the rank is
-        launched again, rather than leaving it billing until rmdir."""
-        pool = self.make_pool("ll", BASE + "nodes = 1\n", "ready", timeout=40)
-        first = self.node(pool)["instance"]
-        self.ec2.slow_action = "RunInstances"
-        self.ec2.slow_seconds = 60
-        self.ec2.slow_next = 1
-        write(os.path.join(pool, "spec"), BASE + "nodes = 2\n")
-        wait_for(lambda: len(self.pool_instances("ll", ["pending", "running"])) == 2, 20,
-                 what="the second launch landed")
-        stray = [i["id"] for i in self.pool_instances("ll", ["pending", "running"])
-                 if i["id"] != first][0]
-        self.crash()
-        self.restart()
-        self.wait_state(pool, "ready", 40)
-        wait_for(lambda: sorted(os.listdir(os.path.join(pool, "nodes"))) == ["node-0", "node-1"],
-                 20, what="two nodes")
-        second = self.node(pool, "node-1")["instance"]
-        self.assertNotEqual(second, stray)
-        self.assertEqual(self.node(pool)["instance"], first)
-        wait_for(lambda: sorted(i["id"] for i in self.pool_instances("ll", ["pending", "running"]))
-                 == sorted([first, second]), 20, what="the stray terminated, the pool live")
-        self.assertIn("launch whose answer was lost", self.daemon.log_text())
-        os.rmdir(pool)
-        wait_for(lambda: not self.ec2.live_instances(), 20, what="nothing live")
 
     def test_crash_while_draining_ends_the_removed_node(self):
         pool = self.make_pool("cd", BASE + "nodes = 2\n", "ready", timeout=40)

@@ -17,6 +17,7 @@ import unittest
 
 from harness import (SkyfsTestCase, fusermount_u, kv_lines, read, state, tried_lines, wait_for,
                      write)
+from lostlaunch import LostLaunch
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -62,7 +63,15 @@ class RunPodBase(SkyfsTestCase):
 
 
 @unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")
-class RunPodTest(RunPodBase):
+class RunPodTest(LostLaunch, RunPodBase):
+    lost_spec = BASE + "allocation = on-demand\n"
+    lost_match = "podFindAndDeployOnDemand"
+
+    def lost_server(self):
+        return self.rp._server
+
+    def lost_live(self):
+        return [p["id"] for p in self.rp.live_pods()]
 
     def test_spot_pool_jobs_broadcast_and_rmdir(self):
         pool = self.make_pool("train", BASE + "nodes = 2\nallocation = spot\n", "ready",

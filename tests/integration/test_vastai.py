@@ -16,6 +16,7 @@ import time
 import unittest
 
 from harness import SkyfsTestCase, fusermount_u, kv_lines, read, tried_lines, wait_for
+from lostlaunch import LostLaunch
 import sshnodes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -55,7 +56,15 @@ class VastBase(SkyfsTestCase):
 
 
 @unittest.skipUnless(sshnodes.have_sshd(), "OpenSSH server not installed")
-class VastTest(VastBase):
+class VastTest(LostLaunch, VastBase):
+    lost_spec = BASE
+    lost_match = "PUT /api/v0/asks/"
+
+    def lost_server(self):
+        return self.vast._server
+
+    def lost_live(self):
+        return [str(i["id"]) for i in self.vast.live_instances()]
 
     def test_two_nodes_jobs_broadcast_and_rmdir(self):
         pool = self.make_pool("train", BASE + "nodes = 2\nallocation = on-demand\n", "ready",

@@ -336,6 +336,14 @@ static void test_names(void **state)
 {
 	char p[LAMBDA_PREFIX_MAX + 1], name[128];
 	int one[] = { 3 }, two[] = { 0, 1 }, some[] = { 2, 5, 9 };
+	static const struct { const char *name; int rank, want; } carries[] = {
+		{ "skyfs-p-3", 3, 1 }, { "skyfs-p-3", 2, 0 }, { "skyfs-p-13", 3, 0 },
+		{ "skyfs-p-2-9", 2, 1 }, { "skyfs-p-2-9", 9, 1 }, { "skyfs-p-2-9", 5, 0 },
+		{ "skyfs-p2-3", 3, 0 }, { "skyfs-p-3-", 3, 0 }, { "skyfs-p-3-4-5", 3, 0 },
+		{ "skyfs-p-x3", 3, 0 }, { "skyfs-p-", 0, 0 }, { "skyfs-p-99999999999", 3, 0 },
+		{ "skyfs-p-3", -1, 0 },
+	};
+	size_t i;
 
 	(void)state;
 	lambda_prefix("train-1a2b3c4d-5e6f7a8b", p, sizeof(p));
@@ -359,6 +367,10 @@ static void test_names(void **state)
 	assert_false(lambda_name_matches("skyfs-p2-3", "skyfs-p"));
 	assert_false(lambda_name_matches("skyfs-p", "skyfs-p"));
 	assert_false(lambda_name_matches("x", ""));
+	/* the ranks a launch surely carried: a single one, a batch's ends */
+	for (i = 0; i < sizeof(carries) / sizeof(carries[0]); i++)
+		assert_int_equal(lambda_name_carries(carries[i].name, "skyfs-p", carries[i].rank),
+				 carries[i].want);
 }
 
 /* ---- the limiter ---- */
