@@ -74,6 +74,7 @@ struct sky_exec {
 				    * (written by the reaper under L.lock) */
 	int pending_sig;           /* a cancel that came before it started */
 	int signalled;             /* a cancel came (under L.lock) */
+	int killed;                /* the cancel's SIGKILL came (under L.lock) */
 	char *workdir;
 	char *output_dir;
 	char *files_dest;
@@ -348,6 +349,7 @@ static void finish(struct sky_exec **live, struct sky_exec *ex, int status, cons
 			end->err_path = ex->err_path;
 			pthread_mutex_lock(&L.lock);
 			end->cancelled = ex->signalled;
+			end->killed = ex->killed;
 			pthread_mutex_unlock(&L.lock);
 			end->status = status;
 			ex->translate(end);
@@ -628,6 +630,7 @@ int sky_local_cancel(struct sky_exec *ex, int sig)
 	sig = sig == SIGTERM ? ex->term_sig : sig == SIGKILL ? ex->kill_sig : sig;
 	pthread_mutex_lock(&L.lock);
 	ex->signalled = 1;
+	ex->killed |= sig == ex->kill_sig;
 	if (ex->job)
 		rc = kill(-ex->job, sig) ? -errno : 0;
 	else if (ex->pending_sig != ex->kill_sig)

@@ -16,6 +16,7 @@ struct sky_local_end {
 	const char *diag_path;       /* what the launcher said (its stderr) */
 	const char *err_path;        /* the job's stderr file */
 	int cancelled;               /* skyfs sent it a signal */
+	int killed;                  /* ...the one that stands for SIGKILL */
 	int status;                  /* in: the launcher's wait status; out: the job's */
 	const char *err;             /* out: why it did not run to its end, or NULL */
 	int flags;                   /* out: SKY_EXEC_NODE_LOST when the node failed */

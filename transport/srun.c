@@ -157,6 +157,10 @@ void sky_srun_translate(struct sky_local_end *e)
 	e->err = e->buf;
 	e->flags = SKY_EXEC_NODE_LOST;
 out:
+	/* srun told to kill the step may die of that SIGTERM before it says
+	 * the task was killed: the job died of skyfs's SIGKILL all the same */
+	if (e->killed && WIFSIGNALED(e->status))
+		e->status = SIGKILL;
 	free(tail);
 	free(diag);
 }

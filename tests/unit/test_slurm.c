@@ -338,7 +338,7 @@ static void put(const char *path, const char *text)
 static struct sky_local_end end_of(struct ends *e, int status, const char *diag,
 				   const char *stderr_text, int cancelled)
 {
-	struct sky_local_end end = { 0 };
+	struct sky_local_end end = { .killed = cancelled > 1 };
 
 	put(e->diag, diag);
 	put(e->err, stderr_text);
@@ -389,6 +389,20 @@ static void test_srun_ends(void **state)
 		     "2026-11-29T11:36:20 ***\n", 1);
 	assert_int_equal(end.flags, 0);
 	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
+	/* skyfs's SIGKILL (srun's SIGTERM) after the grace: srun may say the
+	 * task was terminated, or die of it, before the step is killed */
+	end = end_of(e, 143 << 8, "srun: error: vm: task 0: Terminated\n",
+		     "slurmstepd-vm: error: *** STEP 12.5 ON vm CANCELLED AT "
+		     "2026-11-29T11:36:20 ***\nKilled\n", 2);
+	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
+	end = end_of(e, SIGTERM, "", "", 2);
+	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
+	/* ...but a job that ended by itself meanwhile keeps its code */
+	end = end_of(e, 7 << 8, "srun: error: vm: task 0: Exited with exit code 7\n", "", 2);
+	assert_true(WIFEXITED(end.status) && WEXITSTATUS(end.status) == 7);
+	/* only the TERM (srun's USR2): 143 stays 143 */
+	end = end_of(e, 143 << 8, "srun: error: vm: task 0: Terminated\n", "", 1);
+	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == SIGTERM);
 }
 
 int main(void)
