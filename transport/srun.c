@@ -126,6 +126,8 @@ void sky_srun_translate(struct sky_local_end *e)
 	}
 	code = WEXITSTATUS(e->status);
 	read_tail(e->diag_path, diag, DIAG_MAX);
+	log_debug("srun ended with %d%s%s: %.200s", code, e->cancelled ? ", cancelled" : "",
+		  e->killed ? " and killed" : "", diag);
 	/* the allocation ended under the step: slurmstepd's line, in the job's
 	 * stderr, "slurmstepd-node: error: *** STEP 42.3 ON node CANCELLED AT ..." */
 	if (code && !e->cancelled && (tail = malloc(1024))) {
@@ -163,9 +165,10 @@ void sky_srun_translate(struct sky_local_end *e)
 	e->err = e->buf;
 	e->flags = SKY_EXEC_NODE_LOST;
 out:
-	/* srun told to kill the step may die of that SIGTERM before it says
-	 * the task was killed: the job died of skyfs's SIGKILL all the same */
-	if (e->killed && WIFSIGNALED(e->status))
+	/* told to kill the step (the grace is over, the job still ran), srun
+	 * may die of that SIGTERM, or the step's shell of the kill's TERM,
+	 * before a task line says the job was killed: it was, all the same */
+	if (e->killed && (WIFSIGNALED(e->status) || WEXITSTATUS(e->status) > 128))
 		e->status = SIGKILL;
 	free(tail);
 	free(diag);

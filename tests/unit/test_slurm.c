@@ -406,6 +406,9 @@ static void test_srun_ends(void **state)
 	end = end_of(e, 143 << 8, "", "", 1);
 	assert_int_equal(end.flags, 0);
 	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == SIGTERM);
+	/* ...or the step's shell of the kill's TERM */
+	end = end_of(e, 143 << 8, "srun: error: vm: task 0: Exited with exit code 143\n", "", 2);
+	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
 	/* ...but a job that ended by itself meanwhile keeps its code */
 	end = end_of(e, 7 << 8, "srun: error: vm: task 0: Exited with exit code 7\n", "", 2);
 	assert_true(WIFEXITED(end.status) && WEXITSTATUS(end.status) == 7);
