@@ -140,19 +140,25 @@ class SshNodesTest(unittest.TestCase):
             while lines != [b"start\n"] and time.monotonic() < deadline:
                 time.sleep(0.01)
             self.assertEqual(lines, [b"start\n"])
+
+            def comms():
+                out = []
+                for pid in nodes.session_pids(1):
+                    try:
+                        with open("/proc/%d/comm" % pid) as f:
+                            out.append(f.read().strip())
+                    except OSError:
+                        pass
+                return out
+            # "start" can come before the shell forked its sleep
+            deadline = time.monotonic() + 5
+            while "sleep" not in comms() and time.monotonic() < deadline:
+                time.sleep(0.01)
             stopped = nodes.pause(1)
-            sessions = nodes.session_pids(1)
-            self.assertTrue(sessions, "no session processes found")
+            self.assertTrue(nodes.session_pids(1), "no session processes found")
             for pid in stopped:
                 self.assertIn(proc_state(pid), ("T", "Z", None), "pid %d" % pid)
-            comms = []
-            for pid in sessions:
-                try:
-                    with open("/proc/%d/comm" % pid) as f:
-                        comms.append(f.read().strip())
-                except OSError:
-                    pass
-            self.assertIn("sleep", comms)
+            self.assertIn("sleep", comms())
             time.sleep(1.5)
             self.assertIsNone(p.poll(), "the job finished while its node was paused")
             self.assertEqual(lines, [b"start\n"])
