@@ -153,12 +153,6 @@ void sky_srun_translate(struct sky_local_end *e)
 			e->status = code - 128;   /* as wait(2) says "killed by signal" */
 		goto out;
 	}
-	/* no task line, but skyfs cancelled it: srun died of that signal before
-	 * it said how the task ended (not a lost node: the step was killed) */
-	if (e->cancelled) {
-		e->status = e->killed ? SIGKILL : SIGTERM;
-		goto out;
-	}
 	/* no task line: the step never ran */
 	first_error(diag, why, sizeof(why));
 	snprintf(e->buf, sizeof(e->buf), "srun: %s", why[0] ? why : "failed without a word");

@@ -397,15 +397,6 @@ static void test_srun_ends(void **state)
 	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
 	end = end_of(e, SIGTERM, "", "", 2);
 	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
-	/* srun gone without a task line: killed, not a lost node */
-	end = end_of(e, 143 << 8, "", "slurmstepd-vm: error: *** STEP 1.3 ON vm CANCELLED AT "
-		     "2026-11-29T18:17:21 ***\nKilled\n", 2);
-	assert_int_equal(end.flags, 0);
-	assert_null(end.err);
-	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
-	end = end_of(e, 143 << 8, "", "", 1);
-	assert_int_equal(end.flags, 0);
-	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == SIGTERM);
 	/* ...or the step's shell of the kill's TERM */
 	end = end_of(e, 143 << 8, "srun: error: vm: task 0: Exited with exit code 143\n", "", 2);
 	assert_true(WIFSIGNALED(end.status) && WTERMSIG(end.status) == 9);
