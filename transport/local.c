@@ -62,6 +62,15 @@
 #include "providers/provider.h"
 
 #define LIMIT_POLL_MS 50
+/* A launcher's kill (wrap->force_sig set) is a ladder: term_sig first when
+ * none went yet (the step's shell takes kill_sig as a kill only after a
+ * term: a signal of the user's own is not one), kill_sig KILL_AFTER_TERM_MS
+ * later, the launcher's own kill (force_sig) when the job has not ended
+ * FORCE_AFTER_MS after that, and SIGKILL to the launcher LAST_RESORT_MS
+ * after that. */
+#define KILL_AFTER_TERM_MS 100
+#define FORCE_AFTER_MS 2000
+#define LAST_RESORT_MS 15000
 #define HELPER_TIMEOUT_MS 10000   /* a helper that takes no request this long is dead */
 
 extern char **environ;
@@ -74,7 +83,10 @@ struct sky_exec {
 				    * (written by the reaper under L.lock) */
 	int pending_sig;           /* a cancel that came before it started */
 	int signalled;             /* a cancel came (under L.lock) */
-	int killed;                /* the cancel's SIGKILL came (under L.lock) */
+	int killed;                /* a kill was asked for (under L.lock) */
+	long long term_at;         /* when term_sig went, monotonic ms, or 0 (L.lock) */
+	int rung;                  /* the kill ladder's next step: RUNG_* (L.lock) */
+	long long due;             /* ...and when it is due, monotonic ms (L.lock) */
 	char *workdir;
 	char *output_dir;
 	char *files_dest;
@@ -82,6 +94,7 @@ struct sky_exec {
 	char *diag_path;           /* wrapped: the launcher's own stderr (else NULL) */
 	sky_local_translate_fn translate;   /* wrapped: the launcher's status to the job's */
 	int term_sig, kill_sig;    /* what SIGTERM and SIGKILL are sent as */
+	int force_sig;             /* the launcher's own kill, or 0 (see the ladder) */
 	long long limit;           /* max_output: -1 until asked, 0 for none */
 	const char *over;          /* "stdout" or "stderr" once one passed it */
 	struct sky_exec *next;     /* in L.fresh (under L.lock), then the reaper's list */
@@ -90,6 +103,7 @@ struct sky_exec {
 };
 
 enum { TAG_WAKE, TAG_EVENTS, TAG_HELPER };
+enum { RUNG_NONE, RUNG_KILL, RUNG_FORCE, RUNG_LAST, RUNG_DONE };
 
 static struct {
 	pthread_once_t once;
@@ -300,13 +314,92 @@ static int passed_limit(struct sky_exec *ex)
 	return ex->over != NULL;
 }
 
+static long long now_ms(void)
+{
+	return (long long)(sky_mono() * 1000.0);
+}
+
+/* Sends sig to ex's process group, or keeps it for its start, where a
+ * kill kept is not replaced by a lesser signal (L.lock held). */
+static int send_locked(struct sky_exec *ex, int sig)
+{
+	long long now = now_ms();
+
+	if (!ex->job) {
+		if (ex->pending_sig != ex->kill_sig)
+			ex->pending_sig = sig;
+		return 0;
+	}
+	if (sig == ex->term_sig) {
+		ex->term_at = now;
+		/* the kill must not overtake it */
+		if (ex->rung == RUNG_KILL && ex->due < now + KILL_AFTER_TERM_MS)
+			ex->due = now + KILL_AFTER_TERM_MS;
+	}
+	return kill(-ex->job, sig) ? -errno : 0;
+}
+
+/* Kills ex: at once, or by the ladder's first rung (L.lock held). */
+static int kill_locked(struct sky_exec *ex)
+{
+	long long now = now_ms();
+
+	if (!ex->force_sig) {
+		ex->killed = 1;
+		return send_locked(ex, ex->kill_sig);
+	}
+	if (ex->killed)
+		return 0;
+	ex->killed = 1;
+	ex->rung = RUNG_KILL;
+	ex->due = ex->term_at ? ex->term_at + KILL_AFTER_TERM_MS : now;
+	return ex->term_at ? 0 : send_locked(ex, ex->term_sig);
+}
+
+/* Takes the kill ladders' steps that are due; the milliseconds until the
+ * next one, or -1. Reaper only. */
+static int climb(struct sky_exec *live)
+{
+	long long now = now_ms(), next = -1;
+	struct sky_exec *ex;
+
+	pthread_mutex_lock(&L.lock);
+	for (ex = live; ex; ex = ex->next) {
+		if (ex->rung == RUNG_NONE || ex->rung == RUNG_DONE || !ex->job)
+			continue;
+		if (now >= ex->due) {
+			if (ex->rung == RUNG_KILL) {
+				kill(-ex->job, ex->kill_sig);
+				ex->due = now + FORCE_AFTER_MS;
+			} else if (ex->rung == RUNG_FORCE) {
+				log_info("job process %d: still there %d ms after its kill: "
+					 "the launcher's own kill (signal %d)", (int)ex->job,
+					 FORCE_AFTER_MS, ex->force_sig);
+				kill(-ex->job, ex->force_sig);
+				ex->due = now + LAST_RESORT_MS;
+			} else {
+				log_warn("job process %d: still there %d ms after the launcher's "
+					 "kill: SIGKILL", (int)ex->job, LAST_RESORT_MS);
+				kill(-ex->job, SIGKILL);
+			}
+			ex->rung++;
+		}
+		if (ex->rung != RUNG_DONE && (next < 0 || ex->due - now < next))
+			next = ex->due > now ? ex->due - now : 0;
+	}
+	pthread_mutex_unlock(&L.lock);
+	return (int)next;
+}
+
 static void check_limits(struct sky_exec *live)
 {
 	for (; live; live = live->next)
 		if (live->job && !live->over && passed_limit(live)) {
 			log_info("job process %d: %s passed max_output (%lld bytes): killed",
 				 (int)live->job, live->over, live->limit);
-			kill(-live->job, live->kill_sig);
+			pthread_mutex_lock(&L.lock);
+			kill_locked(live);
+			pthread_mutex_unlock(&L.lock);
 		}
 }
 
@@ -432,9 +525,9 @@ static void handle(struct sky_exec **live, struct sky_exec *ex, const struct sky
 		pthread_mutex_lock(&L.lock);
 		ex->job = m->value;
 		sig = ex->pending_sig;
-		pthread_mutex_unlock(&L.lock);
 		if (sig)
-			kill(-ex->job, sig);
+			send_locked(ex, sig);
+		pthread_mutex_unlock(&L.lock);
 		break;
 	case SKY_JOB_NOT_STARTED:
 		snprintf(why, sizeof(why), "cannot start the payload: %s", strerror(m->value));
@@ -451,10 +544,11 @@ static void *reaper_main(void *arg)
 	struct epoll_event evs[8];
 	struct sky_job_msg msgs[256];
 	struct sky_exec *live = NULL;
+	int timeout = -1;
 
 	(void)arg;
 	for (;;) {
-		int n = epoll_wait(L.epfd, evs, 8, watching(live) ? LIMIT_POLL_MS : -1), i, k = 0;
+		int n = epoll_wait(L.epfd, evs, 8, timeout), i, k = 0;
 		int gone = 0, evfd = __atomic_load_n(&L.ev_fd, __ATOMIC_ACQUIRE);
 		ssize_t r;
 
@@ -493,6 +587,9 @@ static void *reaper_main(void *arg)
 		if (gone)
 			helper_gone(&live);
 		check_limits(live);
+		timeout = climb(live);
+		if (watching(live) && (timeout < 0 || timeout > LIMIT_POLL_MS))
+			timeout = LIMIT_POLL_MS;
 	}
 	return NULL;
 }
@@ -557,6 +654,7 @@ int sky_local_start(const struct sky_exec_req *req, const struct sky_local_wrap 
 	ex->limit = -1;
 	ex->term_sig = wrap && wrap->term_sig ? wrap->term_sig : SIGTERM;
 	ex->kill_sig = wrap && wrap->kill_sig ? wrap->kill_sig : SIGKILL;
+	ex->force_sig = wrap ? wrap->force_sig : 0;
 	ex->done = req->done;
 	ex->arg = req->arg;
 	ex->workdir = strdup(req->workdir);
@@ -625,17 +723,19 @@ static int local_start(const struct sky_instance *inst, const struct sky_exec_re
 /* A cancel before the job started is sent when it does (SIGKILL wins). */
 int sky_local_cancel(struct sky_exec *ex, int sig)
 {
-	int rc = 0;
+	int rc, ladder;
 
-	sig = sig == SIGTERM ? ex->term_sig : sig == SIGKILL ? ex->kill_sig : sig;
 	pthread_mutex_lock(&L.lock);
 	ex->signalled = 1;
-	ex->killed |= sig == ex->kill_sig;
-	if (ex->job)
-		rc = kill(-ex->job, sig) ? -errno : 0;
-	else if (ex->pending_sig != ex->kill_sig)
-		ex->pending_sig = sig;
+	if (sig == SIGKILL)
+		rc = kill_locked(ex);
+	else
+		rc = send_locked(ex, sig == SIGTERM ? ex->term_sig : sig);
+	ladder = ex->rung != RUNG_NONE;
 	pthread_mutex_unlock(&L.lock);
+	/* the reaper times the ladder's steps */
+	if (ladder && write(L.wake[1], "k", 1) < 0 && errno != EAGAIN)
+		log_warn("cannot wake the reaper: %s", strerror(errno));
 	return rc;
 }
 

@@ -38,6 +38,12 @@ struct sky_local_wrap {
 	/* what stands for SIGTERM and SIGKILL (cancel, max_output) when the
 	 * launcher must be told rather than killed; 0: the same */
 	int term_sig, kill_sig;
+	/* the launcher's own kill, or 0. When set, a kill is a ladder: term_sig
+	 * first unless it went already (kill_sig then follows it by 100 ms at
+	 * least: the payload's side may take kill_sig as a kill only after a
+	 * term), kill_sig, force_sig 2 s later if the job has not ended, and
+	 * SIGKILL to the launcher 15 s after that. */
+	int force_sig;
 };
 
 /* sky_transport_local's start and cancel; wrap NULL is a plain local job. */

@@ -7,8 +7,8 @@
  * and killed with the allocation.
  *
  * The srun process is a local job (transport/local.h): supervised,
- * cancelled (srun forwards SIGTERM to the step; a SIGKILL'd srun makes
- * slurmstepd kill the step) and limited like one. The node writes the
+ * cancelled (through signals srun forwards to the step, see STEP_WRAPPER)
+ * and limited like one. The node writes the
  * job's stdout and stderr files itself (--output, --error), so the
  * cluster must share the daemon's state directory at the same path (the
  * provider checks that once per node); srun's own words go to a separate
@@ -43,24 +43,35 @@
 /* What the step runs: the payload, in its working directory ($0; the node
  * falls back to /tmp when it cannot enter srun's, and the payload must not
  * run there). srun answers SIGTERM by killing the step outright, but
- * forwards SIGUSR2 to every process of the step: cancel sends that, the
- * payload ignores it (an inherited SIG_IGN), and this shell turns it into
- * a SIGTERM to the step's process group, which the payload and its
- * children share (no setsid: Slurm finds the step's processes by their
- * parents and group, and must, to kill them with the step). The signal
- * cuts the shell's wait short (u says it came): it waits again, and the
- * shell's job table still has the payload's status if it ended meanwhile.
- * (A payload dying of a signal of its own at that very moment reads 127.)
- * What stands
- * for SIGKILL (after the grace, past max_output) is srun's SIGTERM: srun
- * has Slurm kill the whole step, then exits. (A SIGKILL'd srun leaves a
- * step whose output goes to files running.) */
+ * forwards SIGUSR1 and SIGUSR2 to every process of the step (and no other
+ * signal). The payload and its children share this shell's process group
+ * (no setsid: Slurm finds the step's processes by their parents and group,
+ * and must, to kill them with the step).
+ * - Cancel sends SIGUSR2: the payload ignores it (an inherited SIG_IGN),
+ *   and this shell turns it into a SIGTERM to the group.
+ * - The kill (after the grace, past max_output) is SIGUSR1 after that
+ *   SIGUSR2 (c says it came; a SIGUSR1 of the user's own, scancel
+ *   --signal=USR1, only reaches the payload, as on Slurm): this shell
+ *   sends SIGKILL to the whole group, itself included, and srun says
+ *   "task 0: Killed". Not srun's SIGTERM: Slurm then kills the processes
+ *   it finds by parentage one by one (proctrack/linuxproc, no cgroup), and
+ *   a process forked meanwhile whose parent it killed escaped it; a group's
+ *   kill leaves no such gap. The payload gets the SIGUSR1 too, and may die
+ *   of it (138) before this shell takes its own: that also ends the group.
+ *   srun's SIGTERM stays as the ladder's next rung (transport/local.h).
+ * A signal cuts the shell's wait short (u says it came): it waits again,
+ * and the shell's job table still has the payload's status if it ended
+ * meanwhile. (A payload dying of a signal of its own at that very moment
+ * reads 127.) A SIGKILL'd srun leaves a step whose output goes to files
+ * running: the ladder's last rung only. */
 #define STEP_WRAPPER "cd \"$0\" || exit 125\n" \
 	"trap '' USR2\n" \
+	"trap 'u=1; [ -z \"$c\" ] || kill -KILL 0' USR1\n" \
 	"\"$@\" &\n" \
 	"p=$!\n" \
-	"trap 'trap \"\" TERM; kill -TERM 0; u=1' USR2\n" \
+	"trap 'trap \"\" TERM; kill -TERM 0; u=1; c=1' USR2\n" \
 	"while :; do u=; wait $p; s=$?\n" \
+	"\t[ -z \"$c\" ] || [ $s -ne 138 ] || kill -KILL 0\n" \
 	"\t[ -n \"$u\" ] && [ $s -gt 128 ] || exit $s; done\n"
 #define STEPD_MARK "slurmstepd"
 
@@ -122,7 +133,7 @@ void sky_srun_translate(struct sky_local_end *e)
 		 * default action killed srun): the job was cancelled */
 		if (WTERMSIG(e->status) == SIGUSR2)
 			e->status = SIGTERM;
-		goto out;    /* srun itself killed: our SIGKILL */
+		goto out;    /* srun itself killed: the ladder's last rung */
 	}
 	code = WEXITSTATUS(e->status);
 	read_tail(e->diag_path, diag, DIAG_MAX);
@@ -159,9 +170,10 @@ void sky_srun_translate(struct sky_local_end *e)
 	e->err = e->buf;
 	e->flags = SKY_EXEC_NODE_LOST;
 out:
-	/* told to kill the step (the grace is over, the job still ran), srun
-	 * may die of that SIGTERM, or the step's shell of the kill's TERM,
-	 * before a task line says the job was killed: it was, all the same */
+	/* after the kill (the grace is over, the job still ran) srun may die
+	 * of a signal, or the step's shell of the kill's TERM, or the payload
+	 * of the SIGUSR1, before a task line says the job was killed: it was,
+	 * all the same */
 	if (e->killed && (WIFSIGNALED(e->status) || WEXITSTATUS(e->status) > 128))
 		e->status = SIGKILL;
 	free(tail);
@@ -274,7 +286,8 @@ static int srun_start(const struct sky_instance *inst, const struct sky_exec_req
 	wrap.diag_path = w->diag;
 	wrap.translate = sky_srun_translate;
 	wrap.term_sig = SIGUSR2;
-	wrap.kill_sig = SIGTERM;
+	wrap.kill_sig = SIGUSR1;
+	wrap.force_sig = SIGTERM;
 	r.envp = env;
 	rc = sky_local_start(&r, &wrap, out);
 out:

@@ -345,13 +345,15 @@ class SlurmPools(SlurmBase):
                                                             "stdout")))
         wait_for(lambda: not processes_with_cmdline("sleep " + secs), 10,
                  what="no marked sleep left")
-        # a job ignoring TERM is killed after the grace, with every process of it
+        # a job ignoring TERM is killed after the grace, with every process of
+        # it: also one whose parent is gone, which Slurm's own kill of the
+        # step (by parentage here: proctrack/linuxproc) does not find
         secs = marker_sleep(60)
-        self.submit(pool, "stubborn", "trap '' TERM\necho ready\nsleep %s &\nsleep %s\n"
-                    "echo survived\n" % (secs, secs))
+        self.submit(pool, "stubborn", "trap '' TERM\necho ready\nsleep %s &\n(sleep %s &)\n"
+                    "sleep %s\necho survived\n" % (secs, secs, secs))
         started("stubborn")
-        wait_for(lambda: len(processes_with_cmdline("sleep " + secs)) == 2, 10,
-                 what="2 marked sleeps")
+        wait_for(lambda: len(processes_with_cmdline("sleep " + secs)) == 3, 10,
+                 what="3 marked sleeps")
         t0 = time.monotonic()
         os.unlink(os.path.join(pool, "jobs", "stubborn"))
         self.assertWait(pool, "stubborn", 137, timeout=15)
