@@ -148,6 +148,17 @@ static int destroy(struct vastai_state *st, long long id, struct sky_err *err)
 	return rc == -ENOENT ? 0 : rc;   /* already gone */
 }
 
+/* Whether a node of the pool holds instance id (base.lock held). */
+static int held_by_node(const struct vastai_state *st, long long id)
+{
+	int j;
+
+	for (j = 0; j < st->base.n_nodes; j++)
+		if (st->nodes[j].id == id)
+			return 1;
+	return 0;
+}
+
 /* Destroys what Vast.ai lists as the pool's, by label: every node's
  * instance (rank < 0), or the ones of one rank that no node here holds.
  * *found: how many it asked to destroy. */
@@ -157,7 +168,7 @@ static int destroy_listed(void *state, int rank, size_t *found, struct sky_err *
 	size_t plen = strlen(st->label_prefix), i, n = 0;
 	long long *ids;
 	char want[16];
-	int rc, r, j;
+	int rc, r;
 
 	*found = 0;
 	snprintf(want, sizeof(want), "%d", rank);
@@ -171,10 +182,7 @@ static int destroy_listed(void *state, int rank, size_t *found, struct sky_err *
 		if (!*r_of || strspn(r_of, "0123456789") != strlen(r_of) ||
 		    (rank >= 0 && strcmp(r_of, want)))
 			continue;
-		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
-			    st->nodes[j].id != st->seen[i].id; j++)
-			;
-		if (rank < 0 || j == st->base.n_nodes)
+		if (rank < 0 || !held_by_node(st, st->seen[i].id))
 			ids[n++] = st->seen[i].id;
 	}
 	pthread_mutex_unlock(&st->base.lock);
@@ -388,7 +396,7 @@ static int pick_ask(struct vastai_state *st, double max_age, struct vastai_ask *
 static int adopt(struct vastai_state *st, struct vastai_node *vn, const char *label)
 {
 	size_t i;
-	int j, found = 0;
+	int found = 0;
 
 	if (refresh(st, 0, NULL))
 		return 0;
@@ -396,9 +404,7 @@ static int adopt(struct vastai_state *st, struct vastai_node *vn, const char *la
 	for (i = 0; !found && i < st->n_seen; i++) {
 		if (strcmp(st->seen[i].label, label) || vastai_failed(&st->seen[i]))
 			continue;
-		for (j = 0; j < st->base.n_nodes && st->nodes[j].id != st->seen[i].id; j++)
-			;
-		if (j == st->base.n_nodes) {
+		if (!held_by_node(st, st->seen[i].id)) {
 			vn->id = st->seen[i].id;
 			found = 1;
 		}

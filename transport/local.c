@@ -424,17 +424,7 @@ static void finish(struct sky_exec **live, struct sky_exec *ex, int status, cons
 	if (*pp)
 		*pp = ex->next;
 	why[0] = '\0';
-	if (passed_limit(ex)) {
-		/* what was written past the limit in the last poll goes */
-		cut(ex->out_path, ex->limit);
-		cut(ex->err_path, ex->limit);
-		sky_fmt_size(ex->limit, size, sizeof(size));
-		snprintf(why, sizeof(why), "%s exceeded max_output (%s)", ex->over, size);
-		err = why;
-		/* a launcher's own status says nothing of the job it killed */
-		if (ex->translate)
-			status = SIGKILL;
-	} else if (ex->translate && !err) {
+	if (ex->translate && !err) {
 		struct sky_local_end *end = calloc(1, sizeof(*end));
 
 		if (end) {
@@ -452,6 +442,16 @@ static void finish(struct sky_exec **live, struct sky_exec *ex, int status, cons
 				err = strncpy(why, end->err, sizeof(why) - 1);
 			free(end);
 		}
+	}
+	if (passed_limit(ex)) {
+		/* what was written past the limit in the last poll goes; the
+		 * kill's end is the job's, not its node's */
+		cut(ex->out_path, ex->limit);
+		cut(ex->err_path, ex->limit);
+		sky_fmt_size(ex->limit, size, sizeof(size));
+		snprintf(why, sizeof(why), "%s exceeded max_output (%s)", ex->over, size);
+		err = why;
+		flags = 0;
 	}
 	collect(ex);
 	ex->done(ex->arg, status, err, flags);
