@@ -47,28 +47,30 @@
  * signal). The payload and its children share this shell's process group
  * (no setsid: Slurm finds the step's processes by their parents and group,
  * and must, to kill them with the step).
- * - Cancel sends SIGUSR2: the payload ignores it (an inherited SIG_IGN),
- *   and this shell turns it into a SIGTERM to the group.
+ * The payload ignores both (an inherited SIG_IGN): what the step gets
+ * one by one must not kill a child before its parent, which would run on.
+ * - Cancel sends SIGUSR2, which this shell turns into a SIGTERM to the
+ *   group.
  * - The kill (after the grace, past max_output) is SIGUSR1 after that
- *   SIGUSR2 (c says it came; a SIGUSR1 of the user's own, scancel
- *   --signal=USR1, only reaches the payload, as on Slurm): this shell
- *   sends SIGKILL to the whole group, itself included, and srun says
- *   "task 0: Killed". Not srun's SIGTERM: Slurm then kills the processes
- *   it finds by parentage one by one (proctrack/linuxproc, no cgroup), and
- *   a process forked meanwhile whose parent it killed escaped it; a group's
- *   kill leaves no such gap. The payload gets the SIGUSR1 too, and may die
- *   of it (138) before this shell takes its own: that also ends the group.
- *   srun's SIGTERM stays as the ladder's next rung (transport/local.h).
+ *   SIGUSR2 (c says it came; a SIGUSR1 of someone else's, scancel
+ *   --signal=USR1, is ignored): this shell sends SIGKILL to the whole
+ *   group, itself included, and srun says "task 0: Killed". Not srun's
+ *   SIGTERM: Slurm then kills the processes it finds by parentage one by
+ *   one (proctrack/linuxproc, no cgroup), and a process forked meanwhile
+ *   whose parent it killed escaped it; a group's kill leaves no such gap.
+ *   A payload that set SIGUSR1 back to its default may die of it (138)
+ *   before this shell takes its own: that also ends the group. srun's
+ *   SIGTERM stays as the ladder's next rung (transport/local.h).
  * A signal cuts the shell's wait short (u says it came): it waits again,
  * and the shell's job table still has the payload's status if it ended
  * meanwhile. (A payload dying of a signal of its own at that very moment
  * reads 127.) A SIGKILL'd srun leaves a step whose output goes to files
  * running: the ladder's last rung only. */
 #define STEP_WRAPPER "cd \"$0\" || exit 125\n" \
-	"trap '' USR2\n" \
-	"trap 'u=1; [ -z \"$c\" ] || kill -KILL 0' USR1\n" \
+	"trap '' USR1 USR2\n" \
 	"\"$@\" &\n" \
 	"p=$!\n" \
+	"trap 'u=1; [ -z \"$c\" ] || kill -KILL 0' USR1\n" \
 	"trap 'trap \"\" TERM; kill -TERM 0; u=1; c=1' USR2\n" \
 	"while :; do u=; wait $p; s=$?\n" \
 	"\t[ -z \"$c\" ] || [ $s -ne 138 ] || kill -KILL 0\n" \

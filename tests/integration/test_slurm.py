@@ -378,7 +378,8 @@ class SlurmPools(SlurmBase):
         # the allocation survives its steps' cancellation
         self.assertEqual(state(pool), "ready")
         self.assertEqual(len(self.squeue_named()), 1)
-        self.submit(pool, "after", "echo fine\n")
+        # SIGUSR1 and SIGUSR2 are skyfs's here: a payload starts with them ignored
+        self.submit(pool, "after", "kill -USR1 $$\nkill -USR2 $$\necho fine\n")
         self.assertWait(pool, "after", 0, timeout=20)
 
     def test_max_output_kills_a_job_that_writes_too_much(self):
