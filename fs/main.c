@@ -302,8 +302,11 @@ int main(int argc, char *argv[])
 	/* a reader blocked in results/<job>/wait holds a FUSE worker until its
 	 * job ends; libfuse's default of 10 workers would let ten such readers
 	 * stall every other operation on the mount (first, so that the user's
-	 * own -o max_threads still wins) */
+	 * own -o max_threads still wins). Idle workers are kept up to the
+	 * same number: left unset, libfuse 3.14 reads it as UINT_MAX and logs
+	 * "Ignoring invalid max threads value" at every mount (libfuse #1003) */
 	fuse_opt_insert_arg(&args, 1, "-omax_threads=1024");
+	fuse_opt_insert_arg(&args, 1, "-omax_idle_threads=1024");
 	rc = fuse_main(args.argc, args.argv, &skyfs_ops, NULL);
 	if (!destroyed)
 		sky_sched_close();   /* the mount never came up */
