@@ -178,7 +178,14 @@ static char **task_env(const struct sky_task *t, const char *outdir, struct sky_
 	const struct sky_node *n = t->node;
 	size_t *offs, k = 0, i;
 	char **envp = NULL;
-	int r, c, per = p->req.accelerator_count;
+	int r, c, per = p->req.accelerator_count, shape = p->n_nodes;
+
+	/* while the pool shrinks, a job on a node it keeps sees the nodes kept
+	 * (the highest ranks drain); one on a draining node, a share of a
+	 * broadcast submitted before, the shape it was submitted to */
+	if (!n->removing)
+		while (shape > 0 && p->nodes[shape - 1]->removing)
+			shape--;
 
 	offs = calloc(32 + p->spec.n_env, sizeof(*offs));
 	if (!offs)
@@ -200,12 +207,12 @@ static char **task_env(const struct sky_task *t, const char *outdir, struct sky_
 	BEGIN(); sky_buf_printf(store, "SKY_JOB=%s", t->job->name); END();
 	BEGIN(); sky_buf_printf(store, "SKY_NODE=%s", n->name); END();
 	BEGIN(); sky_buf_printf(store, "SKY_NODE_RANK=%d", n->rank); END();
-	BEGIN(); sky_buf_printf(store, "SKY_NUM_NODES=%d", p->n_nodes); END();
+	BEGIN(); sky_buf_printf(store, "SKY_NUM_NODES=%d", shape); END();
 	BEGIN(); sky_buf_printf(store, "SKY_SLOT=%d", t->slot); END();
 	BEGIN(); sky_buf_printf(store, "SKY_OUTPUT=%s", outdir); END();
 	BEGIN();
 	sky_buf_printf(store, "SKY_NODE_ADDRS=");
-	for (r = 0; r < p->n_nodes; r++)
+	for (r = 0; r < shape; r++)
 		sky_buf_printf(store, "%s%s", r ? "\n" : "", p->nodes[r]->inst.address);
 	END();
 	if (n->inst.n_devices && per) {

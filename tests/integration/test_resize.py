@@ -72,8 +72,10 @@ class Live(SkyfsTestCase):
         self.assertIn("removing: draining", read(os.path.join(pool, "nodes", "node-2")))
         self.assertEqual(state(pool), "ready")
         self.assertIn("node node-2 draining: the spec has 1 node(s)", self.events(pool))
-        # a new job goes to none of them: node-0 is busy, the others drain
-        self.submit(pool, "later", 'echo "$SKY_NODE"\n')
+        # a new job goes to none of them: node-0 is busy, the others drain;
+        # it sees the pool's new shape, not the draining nodes
+        self.submit(pool, "later", 'echo "$SKY_NODE $SKY_NUM_NODES"\n'
+                    'printf "%s\\n" "$SKY_NODE_ADDRS" | wc -l\n')
         time.sleep(0.8)
         self.assertEqual(job_state(pool, "later"), "queued")
         overview = read(os.path.join(self.mnt, "status"))
@@ -86,7 +88,8 @@ class Live(SkyfsTestCase):
             self.assertTrue(read(os.path.join(pool, "results", "g%d" % k, "stdout"))
                             .endswith("done\n"))
         self.assertWait(pool, "later", 0)
-        self.assertEqual(read(os.path.join(pool, "results", "later", "stdout")), "node-0\n")
+        self.assertEqual(read(os.path.join(pool, "results", "later", "stdout")).split(),
+                         ["node-0", "1", "1"])
         wait_for(lambda: self.nodes(pool) == ["node-0"], 10, what="only node-0 left")
         ev = self.events(pool)
         self.assertIn("node node-1 terminated", ev)
@@ -117,6 +120,32 @@ class Live(SkyfsTestCase):
         self.assertWait(pool, "b", 0)
         self.assertNotIn("node node-1 terminated", self.events(pool))
         self.assertEqual(self.nodes(pool), ["node-0", "node-1"])
+
+    def test_a_job_sees_the_nodes_kept_while_others_drain(self):
+        pool = self.make_pool("shape", "nodes = 2\n")
+        gates = {k: os.path.join(self.tmp, "gate-" + k) for k in ("a", "b")}
+        for k in ("a", "b"):
+            self.submit(pool, k, gated(gates[k]))
+        for k in ("a", "b"):
+            self.wait_job_state(pool, k, "running")
+        wait_for(lambda: all(read(os.path.join(pool, "results", k, "stdout")) for k in "ab"),
+                 10, what="the jobs started")
+        on = {read(os.path.join(pool, "results", k, "stdout")).split()[0]: k for k in "ab"}
+        self.assertEqual(sorted(on), ["node-0", "node-1"])
+        write(gates[on["node-0"]], "")
+        self.assertWait(pool, on["node-0"], 0)
+        # node-1 drains with its job; a job on node-0 meanwhile sees one node
+        write(os.path.join(pool, "spec"), "nodes = 1\n")
+        wait_for(lambda: "removing: node-1" in self.status(pool), 5, what="node-1 draining")
+        self.submit(pool, "mid", 'echo "$SKY_NODE $SKY_NUM_NODES"\n'
+                    'printf "%s\\n" "$SKY_NODE_ADDRS" | wc -l\n')
+        self.assertWait(pool, "mid", 0)
+        self.assertIn("removing: node-1", self.status(pool))
+        self.assertEqual(read(os.path.join(pool, "results", "mid", "stdout")).split(),
+                         ["node-0", "1", "1"])
+        write(gates[on["node-1"]], "")
+        self.assertWait(pool, on["node-1"], 0)
+        wait_for(lambda: self.nodes(pool) == ["node-0"], 10, what="only node-0 left")
 
     def test_slots_env_and_limits_change_live(self):
         pool = self.make_pool("sl", "slots = 1\nenv.WHO = first\n")
