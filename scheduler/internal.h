@@ -112,6 +112,10 @@ struct sky_job {
 	char *error;                     /* why it failed without running, or NULL */
 	struct sky_task *tasks;
 	int n_tasks;                     /* 0 for a broadcast not yet expanded */
+	struct sky_task *past;           /* loaded back after a remount: where its
+					  * tasks ran by its record (node_name, slot,
+					  * times, status, lost only); the timeline's */
+	int n_past;
 	int tasks_ended;
 	off_t size;                      /* payload bytes */
 	int requeue;                     /* put back in the queue once its tasks stopped */

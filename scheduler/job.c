@@ -68,6 +68,7 @@ void job_free(struct sky_job *j)
 	if (sky_queue_linked(&j->bqlink))
 		sky_queue_remove(&j->pool->pending_bcast, &j->bqlink);
 	free_tasks(j);
+	free(j->past);
 	free(j->error);
 	free(j);
 }

@@ -75,11 +75,12 @@ int store_job_save(const struct sky_job *j)
 			if (b.data[at] == '\n')
 				b.data[at] = ' ';
 	}
-	for (i = 0; i < j->n_tasks; i++) {
-		const struct sky_task *t = &j->tasks[i];
-		sky_buf_printf(&b, "task=%s %d %.3f %.3f %d %d\n",
+	/* a job loaded back and saved again keeps where it ran */
+	for (i = 0; i < (j->n_tasks ? j->n_tasks : j->n_past); i++) {
+		const struct sky_task *t = j->n_tasks ? &j->tasks[i] : &j->past[i];
+		sky_buf_printf(&b, "task=%s %d %.3f %.3f %d %d %d\n",
 			       t->node_name[0] ? t->node_name : "-", t->slot, t->started, t->ended_at,
-			       t->ended, t->status);
+			       t->ended, t->status, t->lost);
 	}
 	sky_buf_printf(&b, "end\n");
 	if (!b.data)
@@ -104,11 +105,29 @@ static enum sky_job_state parse_state(const char *s)
 	return JOB_LOST;
 }
 
+/* One "task=" line of a record into j->past: where the job ran, for the
+ * timeline. Records before this field had no lost flag (0). */
+static void add_past(struct sky_job *j, const char *val)
+{
+	struct sky_task t = { 0 }, *grown;
+
+	if (sscanf(val, "%31s %d %lf %lf %d %d %d", t.node_name, &t.slot, &t.started,
+		   &t.ended_at, &t.ended, &t.status, &t.lost) < 6 ||
+	    !strcmp(t.node_name, "-") || t.slot < 0 || !(t.started > 0) || !t.ended ||
+	    t.ended_at < t.started || sky_name_check(t.node_name))
+		return;
+	if (!(grown = realloc(j->past, (size_t)(j->n_past + 1) * sizeof(*grown))))
+		return;
+	j->past = grown;
+	j->past[j->n_past++] = t;
+}
+
 /* Applies one record: the NUL-separated lines from rec up to end. */
 static void apply_record(struct sky_job *j, char *rec, const char *end)
 {
 	char *line;
 
+	j->n_past = 0;      /* the record lists every task again */
 	for (line = rec; line < end; line += strlen(line) + 1) {
 		char *eq = strchr(line, '=');
 		if (!eq)
@@ -137,7 +156,8 @@ static void apply_record(struct sky_job *j, char *rec, const char *end)
 		else if (!strcmp(line, "error")) {
 			free(j->error);
 			j->error = strdup(eq);
-		}
+		} else if (!strcmp(line, "task"))
+			add_past(j, eq);
 	}
 }
 

@@ -8,8 +8,8 @@
  * launches, sets up and terminates machines. The pool owns it, so it
  * survives pool_nodes_free() and a stopped pool still shows its nodes;
  * pool_free() frees it (timeline_free()). It is kept in memory only: after
- * a remount a pool's jobs are drawn from their records, on one row, since
- * the records loaded back do not say where they ran.
+ * a remount a node's spans are gone, and a pool's earlier jobs are drawn
+ * where their records say they ran (struct sky_job's past).
  *
  * The renderer reads the pool under g.lock and keeps nothing past it. Its
  * output is bounded: at most TL_MAX_ROWS rows and the latest TL_MAX_BARS
@@ -238,8 +238,9 @@ static int add_bar(struct tl_ctx *c, const struct sky_job *j, const struct sky_t
 	return t ? add_row(c, t->node_name, t->slot + 1) : 0;
 }
 
-/* A bar per task that started; a job without tasks (loaded after a
- * remount) has its own record only, drawn on the "earlier" row. */
+/* A bar per task that started, and per task a job loaded back after a
+ * remount ran before it (its record says where); a job loaded without
+ * that (a record of an older skyfs) is drawn on the "earlier" row. */
 static int job_cb(const char *key, void *value, void *arg)
 {
 	const struct sky_job *j = value;
@@ -251,7 +252,9 @@ static int job_cb(const char *key, void *value, void *arg)
 	for (i = 0; i < j->n_tasks && !rc; i++)
 		if (j->tasks[i].started && j->tasks[i].node_name[0])
 			rc = add_bar(c, j, &j->tasks[i]);
-	if (!rc && !j->n_tasks && j->started && j->ended && !job_active(j)) {
+	for (i = 0; i < j->n_past && !rc; i++)
+		rc = add_bar(c, j, &j->past[i]);
+	if (!rc && !j->n_tasks && !j->n_past && j->started && j->ended && !job_active(j)) {
 		c->earlier = 1;
 		rc = add_bar(c, j, NULL);
 	}

@@ -220,8 +220,21 @@ class Timeline(SkyfsTestCase):
             for kind in ("provisioning", "up", "teardown"):
                 self.assertIn(("span " + kind, node), got)
         self.assertEqual([ln for ln in root.iter(NS + "line") if ln.get("class") == "now"], [])
-        # after a remount, the job from its record
+        # after a remount, the job where its record says it ran
         self.daemon.stop()
+        self.daemon = self.start_daemon()
+        _, root = self.timeline(pool)
+        b = bars(root)
+        self.assertEqual(sorted(bar[3][1] for bar in b["all.sh"]),
+                         ["node-0 slot 0 (broadcast)", "node-1 slot 0 (broadcast)"])
+        self.assertEqual({bar[0] for bar in b["all.sh"]}, {"succeeded"})
+        self.assertNotIn("earlier (node not kept)", texts(root, "row"))
+        # a record written before skyfs kept where tasks ran: the earlier row
+        self.daemon.stop()
+        meta = os.path.join(self.state, "pools", "b", "results", "all.sh", ".job")
+        self.assertIn("task=node-1 0 ", read(meta))
+        write(meta, "".join(ln + "\n" for ln in read(meta).splitlines()
+                            if not ln.startswith("task=")))
         self.daemon = self.start_daemon()
         _, root = self.timeline(pool)
         b = bars(root)
