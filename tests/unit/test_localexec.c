@@ -23,6 +23,7 @@
 #include "common/proc.h"
 #include "common/util.h"
 #include "transport/local.h"
+#include "exec_helpers.h"
 
 /* What the launcher does: logs USR2, USR1 and TERM as "<name> <ms>";
  * TERM (the launcher's own kill) ends it with 3 unless it is stubborn. */
@@ -35,45 +36,17 @@
 	"while :; do sleep 0.02; done\n"
 
 struct run {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int done, status, killed;
+	struct exec_result res;
+	int killed;
 	char dir[64], log[96];
 	struct sky_exec *ex;
 };
 
 static struct run *translated;    /* the run whose end translate() sees */
 
-static void done(void *arg, int status, const char *err, int flags)
-{
-	struct run *r = arg;
-
-	(void)err;
-	(void)flags;
-	pthread_mutex_lock(&r->lock);
-	r->status = status;
-	r->done = 1;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-}
-
 static void translate(struct sky_local_end *e)
 {
 	translated->killed = e->killed;
-}
-
-static int wait_done(struct run *r, double secs)
-{
-	double end = sky_mono() + secs;
-
-	pthread_mutex_lock(&r->lock);
-	while (!r->done && sky_mono() < end) {
-		pthread_mutex_unlock(&r->lock);
-		usleep(10000);
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return r->done;
 }
 
 /* Starts the launcher (wrapped) or a plain sleep; waits until it runs. */
@@ -90,8 +63,7 @@ static void start(struct run *r, int wrapped, int stubborn)
 	double end;
 
 	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	pthread_mutex_init(&r->res.lock, NULL);
 	strcpy(r->dir, "/tmp/skyfs-localexec-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	snprintf(r->log, sizeof(r->log), "%s/log", r->dir);
@@ -107,8 +79,8 @@ static void start(struct run *r, int wrapped, int stubborn)
 	req.envp = envp;
 	req.stdout_path = out;
 	req.stderr_path = err;
-	req.done = done;
-	req.arg = r;
+	req.done = exec_done;
+	req.arg = &r->res;
 	translated = r;
 	assert_int_equal(sky_local_start(&req, wrapped ? &wrap : NULL, &r->ex), 0);
 	for (end = sky_mono() + 10; sky_mono() < end; usleep(10000)) {
@@ -144,8 +116,6 @@ static long long logged(const struct run *r, const char *name)
 static void cleanup(struct run *r)
 {
 	sky_rm_rf(r->dir);
-	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->cond);
 }
 
 static void test_plain_job_dies_of_sigkill_at_once(void **state)
@@ -157,10 +127,10 @@ static void test_plain_job_dies_of_sigkill_at_once(void **state)
 	start(&r, 0, 0);
 	t0 = sky_mono();
 	assert_int_equal(sky_local_cancel(r.ex, SIGKILL), 0);
-	assert_true(wait_done(&r, 5));
+	assert_int_equal(0, exec_wait(&r.res, 5));
 	assert_true(sky_mono() - t0 < 1.0);
-	assert_true(WIFSIGNALED(r.status));
-	assert_int_equal(WTERMSIG(r.status), SIGKILL);
+	assert_true(WIFSIGNALED(r.res.status));
+	assert_int_equal(WTERMSIG(r.res.status), SIGKILL);
 	cleanup(&r);
 }
 
@@ -174,15 +144,15 @@ static void test_kill_without_term_climbs_the_ladder(void **state)
 	(void)state;
 	start(&r, 1, 0);
 	assert_int_equal(sky_local_cancel(r.ex, SIGKILL), 0);
-	assert_true(wait_done(&r, 8));
+	assert_int_equal(0, exec_wait(&r.res, 8));
 	term = logged(&r, "term");
 	kill = logged(&r, "kill");
 	force = logged(&r, "force");
 	assert_true(term > 0 && kill > 0 && force > 0);
 	assert_true(kill - term >= 90);
 	assert_true(force - kill >= 1900 && force - kill < 4000);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 3);
+	assert_true(WIFEXITED(r.res.status));
+	assert_int_equal(WEXITSTATUS(r.res.status), 3);
 	assert_int_equal(r.killed, 1);
 	cleanup(&r);
 }
@@ -210,7 +180,7 @@ static void test_kill_right_after_term_waits_for_it(void **state)
 	free(text);
 	assert_int_equal(logged(&r, "force"), -1);
 	/* then the ladder goes on: this launcher does not end on kill_sig */
-	assert_true(wait_done(&r, 5));
+	assert_int_equal(0, exec_wait(&r.res, 5));
 	assert_true(logged(&r, "force") > 0);
 	cleanup(&r);
 }
@@ -223,10 +193,10 @@ static void test_stubborn_launcher_gets_sigkill_last(void **state)
 	(void)state;
 	start(&r, 1, 1);
 	assert_int_equal(sky_local_cancel(r.ex, SIGKILL), 0);
-	assert_true(wait_done(&r, 25));
+	assert_int_equal(0, exec_wait(&r.res, 25));
 	assert_true(logged(&r, "force") > 0);
-	assert_true(WIFSIGNALED(r.status));
-	assert_int_equal(WTERMSIG(r.status), SIGKILL);
+	assert_true(WIFSIGNALED(r.res.status));
+	assert_int_equal(WTERMSIG(r.res.status), SIGKILL);
 	cleanup(&r);
 }
 

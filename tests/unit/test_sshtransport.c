@@ -22,6 +22,7 @@
 #include "providers/provider.h"
 #include "transport/ssh.h"
 #include "transport/sshkey.h"
+#include "exec_helpers.h"
 #include "sshd_helper.h"
 
 struct fixture {
@@ -30,40 +31,6 @@ struct fixture {
 	char known[PATH_MAX];
 	struct test_sshd sshd;
 };
-
-struct result {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int done, status, flags;
-	char err[256];
-};
-
-static void on_done(void *arg, int status, const char *err, int flags)
-{
-	struct result *r = arg;
-
-	pthread_mutex_lock(&r->lock);
-	r->done = 1;
-	r->status = status;
-	r->flags = flags;
-	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-}
-
-static int wait_result(struct result *r, int secs)
-{
-	double deadline = sky_mono() + secs;
-
-	pthread_mutex_lock(&r->lock);
-	while (!r->done && sky_mono() < deadline) {
-		pthread_mutex_unlock(&r->lock);
-		usleep(20000);
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return r->done ? 0 : -ETIMEDOUT;
-}
 
 static int setup(void **state)
 {
@@ -163,7 +130,7 @@ static void test_unknown_host_key(void **state)
 
 /* Starts a job whose payload is `script`; results land in f->dir/res. */
 static void start_job(struct fixture *f, struct sky_ssh_conn *c, const char *name,
-		      const char *script, struct result *r, struct sky_exec **ex)
+		      const char *script, struct exec_result *r, struct sky_exec **ex)
 {
 	struct sky_instance inst = { 0 };
 	struct sky_exec_req req = { 0 };
@@ -184,7 +151,7 @@ static void start_job(struct fixture *f, struct sky_ssh_conn *c, const char *nam
 	req.stdout_path = outp;
 	req.stderr_path = errp;
 	req.files_dest = files;
-	req.done = on_done;
+	req.done = exec_done;
 	req.arg = r;
 	assert_int_equal(sky_transport_ssh.start(&inst, &req, ex), 0);
 }
@@ -202,7 +169,7 @@ static char *slurp(const struct fixture *f, const char *name, const char *what)
 static void test_job(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, "" };
+	struct exec_result r = EXEC_RESULT_INIT;
 	struct sky_ssh_params p;
 	struct sky_ssh_conn *c;
 	struct sky_exec *ex;
@@ -215,7 +182,7 @@ static void test_job(void **state)
 		  "echo out $MYVAR; echo err >&2; printf 'no newline' >&2\n"
 		  "mkdir -p $SKY_OUTPUT/sub; echo data > $SKY_OUTPUT/sub/f.txt\n"
 		  "case $PATH in /nonexistent*) echo leaked;; esac\nexit 3\n", &r, &ex);
-	assert_int_equal(wait_result(&r, 15), 0);
+	assert_int_equal(exec_wait(&r, 15), 0);
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(WEXITSTATUS(r.status), 3);
 	text = slurp(f, "j1", "stdout");
@@ -233,7 +200,7 @@ static void test_job(void **state)
 static void test_cancel(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, "" };
+	struct exec_result r = EXEC_RESULT_INIT;
 	struct sky_ssh_params p;
 	struct sky_ssh_conn *c;
 	struct sky_exec *ex;
@@ -246,7 +213,7 @@ static void test_cancel(void **state)
 	usleep(500000);
 	t0 = sky_mono();
 	sky_transport_ssh.cancel(ex, SIGTERM);
-	assert_int_equal(wait_result(&r, 10), 0);
+	assert_int_equal(exec_wait(&r, 10), 0);
 	assert_true(sky_mono() - t0 < 5);
 	assert_int_equal(WEXITSTATUS(r.status), 128 + SIGTERM);
 	/* the bracket keeps pgrep from finding the shell that runs it */
@@ -266,7 +233,7 @@ static void on_state(void *arg, int up, const char *why)
 static void test_node_dies(void **state)
 {
 	struct fixture *f = *state;
-	struct result r = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, "" };
+	struct exec_result r = EXEC_RESULT_INIT;
 	struct sky_ssh_params p;
 	struct sky_ssh_conn *c;
 	struct sky_exec *ex;
@@ -282,7 +249,7 @@ static void test_node_dies(void **state)
 		(int)f->sshd.pid);
 	waitpid(f->sshd.pid, NULL, 0);
 	f->sshd.pid = 0;
-	assert_int_equal(wait_result(&r, 10), 0);
+	assert_int_equal(exec_wait(&r, 10), 0);
 	assert_true(r.flags & SKY_EXEC_NODE_LOST);
 	assert_true(r.err[0]);
 	assert_true(__atomic_load_n(&downs, __ATOMIC_RELAXED) >= 1);
