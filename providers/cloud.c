@@ -265,6 +265,16 @@ struct sky_cloud_node *sky_cloud_node(struct sky_cloud_pool *p, int rank)
 	return (struct sky_cloud_node *)((char *)p->nodes + (size_t)rank * p->node_size);
 }
 
+struct sky_cloud_node *sky_cloud_node_of(struct sky_cloud_pool *p, const char *id)
+{
+	int i;
+
+	for (i = 0; i < p->n_nodes; i++)
+		if (!strcmp(sky_cloud_node(p, i)->id, id))
+			return sky_cloud_node(p, i);
+	return NULL;
+}
+
 void sky_cloud_close_nodes(struct sky_cloud_pool *p)
 {
 	int i;

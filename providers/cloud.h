@@ -155,6 +155,8 @@ int sky_cloud_pool_init(struct sky_cloud_pool *p, const char *provider,
 			const struct sky_pool_info *pool, size_t node_size);
 /* The node of rank (0 <= rank < n_nodes). */
 struct sky_cloud_node *sky_cloud_node(struct sky_cloud_pool *p, int rank);
+/* The node of p that has machine id, or NULL (p->lock held). */
+struct sky_cloud_node *sky_cloud_node_of(struct sky_cloud_pool *p, const char *id);
 /* The start of a teardown: every node's connection, taken from it under
  * the lock and closed outside it (a closing connection may report). */
 void sky_cloud_close_nodes(struct sky_cloud_pool *p);

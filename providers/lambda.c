@@ -359,7 +359,7 @@ static int terminate_listed(void *state, int rank, size_t *found, struct sky_err
 	struct lambda_state *st = state;
 	char (*ids)[64] = NULL;
 	size_t n = 0, i;
-	int rc, r, j;
+	int rc, r;
 
 	*found = 0;
 	if ((rc = lambda_refresh(st, 0, err)))
@@ -372,10 +372,7 @@ static int terminate_listed(void *state, int rank, size_t *found, struct sky_err
 		if (lambda_instance_state(in->status) >= SKY_INST_STOPPING ||
 		    (rank >= 0 && !lambda_name_carries(in->name, st->prefix, rank)))
 			continue;
-		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
-			    strcmp(st->nodes[j].base.id, in->id); j++)
-			;
-		if (rank < 0 || j == st->base.n_nodes)
+		if (rank < 0 || !sky_cloud_node_of(&st->base, in->id))
 			sky_strlcpy(ids[n++], in->id, sizeof(ids[0]));
 	}
 	pthread_mutex_unlock(&st->base.lock);

@@ -565,13 +565,12 @@ static int rp_adopt(void *state, int rank, struct sky_instance *inst, struct sky
 /* When the pod's deploy answered (0 when it is not a node's). */
 static double node_deployed_at(struct rp_state *st, const char *id)
 {
-	double at = 0;
-	int i;
+	struct rp_node *an;
+	double at;
 
 	pthread_mutex_lock(&st->base.lock);
-	for (i = 0; i < st->base.n_nodes; i++)
-		if (!strcmp(st->nodes[i].base.id, id))
-			at = st->nodes[i].deployed_at;
+	an = (struct rp_node *)sky_cloud_node_of(&st->base, id);
+	at = an ? an->deployed_at : 0;
 	pthread_mutex_unlock(&st->base.lock);
 	return at;
 }
@@ -638,7 +637,7 @@ static int terminate_listed(void *state, int rank, size_t *found, struct sky_err
 	struct rp_state *st = state;
 	char (*ids)[64] = NULL;
 	size_t n = 0, i;
-	int rc, r, j;
+	int rc, r;
 
 	*found = 0;
 	if ((rc = rp_refresh(st, 0, err)))
@@ -649,10 +648,7 @@ static int terminate_listed(void *state, int rank, size_t *found, struct sky_err
 		if (!strcmp(st->seen[i].status, "TERMINATED") ||
 		    (rank >= 0 && rank_of(st, st->seen[i].name) != rank))
 			continue;
-		for (j = 0; rank >= 0 && j < st->base.n_nodes &&
-			    strcmp(st->nodes[j].base.id, st->seen[i].id); j++)
-			;
-		if (rank < 0 || j == st->base.n_nodes)
+		if (rank < 0 || !sky_cloud_node_of(&st->base, st->seen[i].id))
 			sky_strlcpy(ids[n++], st->seen[i].id, sizeof(ids[0]));
 	}
 	pthread_mutex_unlock(&st->base.lock);
