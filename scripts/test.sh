@@ -9,11 +9,21 @@ scripts/deps.sh || exit 1
 
 passed=0
 failed=0
+# the name of each failed test, printed again at the end: CI keeps only
+# the tail of a long log
+failures=$(mktemp)
 summary() {
-	# adds the "N passed, N failed" of one run to the totals
+	# adds the "N passed, N failed" of one run to the totals, and its
+	# failed tests' lines to $failures
 	local line
+	grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) |^(FAIL|ERROR): |^point [0-9]+: .*: FAILED|FAILED \(exit' \
+		"$1" | sed "s/^/  $label: /" >>"$failures"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	[ -n "$line" ] || { failed=$((failed + 1)); return; }
+	if [ -z "$line" ]; then
+		echo "  $label: no \"N passed\" line: the run ended early" >>"$failures"
+		failed=$((failed + 1))
+		return
+	fi
 	passed=$((passed + $(echo "$line" | awk '{print $1}')))
 	failed=$((failed + $(echo "$line" | awk '{print $3}')))
 }
@@ -36,8 +46,8 @@ run_build() {
 	ok=$(grep -Ec '^ *[0-9]+/[0-9]+ .* OK ' "$log")
 	fail=$(grep -Ec '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$log")
 	[ "$fail" -eq 0 ] || cat "$dir/meson-logs/testlog.txt"
-	echo "$ok passed, $fail failed" >"$log.sum"
-	summary "$log.sum"
+	echo "$ok passed, $fail failed" >>"$log"
+	summary "$log"
 	echo "== $label: integration tests (at ${SECONDS}s)"
 	# three processes on two cores: the mount tests mostly wait (on
 	# sshd, Slurm, podman, jobs), and the whole suite must stay well
@@ -47,7 +57,7 @@ run_build() {
 	echo "== $label: crash tests (at ${SECONDS}s)"
 	python3 tests/crash/run.py --skyfs "$dir/skyfs" 2>&1 | tee "$log"
 	summary "$log"
-	rm -f "$log" "$log.sum"
+	rm -f "$log"
 }
 
 # crash points: 35 on the normal build and 15 under ASan (each run draws
@@ -63,11 +73,17 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SKYFS_CRASH_POINTS=15 \
 fuzz_secs=5
 echo "== fuzz: $fuzz_secs s per target (at ${SECONDS}s)"
 log=$(mktemp)
+label=fuzz
 scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee "$log"
 summary "$log"
 rm -f "$log"
 
 echo
 echo "(${SECONDS}s in all)"
+if [ -s "$failures" ]; then
+	echo "failed:"
+	cat "$failures"
+fi
+rm -f "$failures"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

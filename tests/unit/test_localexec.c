@@ -3,10 +3,14 @@
  * launcher that must be told, as srun is) gets the kill ladder: term_sig
  * first when none went, kill_sig at least 100 ms after it, and the
  * launcher's own kill (force_sig) 2 s later when it is still there. The
- * "launcher" here is a shell that writes each signal it gets, with the
- * time, to a log. This binary is also the job helper (argv[0]), as the
- * daemon is. */
+ * "launcher" is this binary again (argv[1] LAUNCHER_FLAG): it writes each
+ * signal it gets, with the time it got it, to a log from the handler
+ * itself. (A shell launcher logged the time its trap ran, after its
+ * foreground sleep and a fork of date: on a loaded CI machine the term's
+ * time came so late that the 100 ms gap looked short.) This binary is
+ * also the job helper (argv[0]), as the daemon is. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,15 +30,67 @@
 #include "transport/local.h"
 #include "exec_helpers.h"
 
-/* What the launcher does: logs USR2, USR1 and TERM as "<name> <ms>";
- * TERM (the launcher's own kill) ends it with 3 unless it is stubborn. */
-#define LAUNCHER \
-	"t() { echo \"$1 $(($(date +%s%N) / 1000000))\" >> \"$LOG\"; }\n" \
-	"trap 't term' USR2\n" \
-	"trap 't kill' USR1\n" \
-	"trap 't force; [ -n \"$STUBBORN\" ] || exit 3' TERM\n" \
-	"t start\n" \
-	"while :; do sleep 0.02; done\n"
+#define LAUNCHER_FLAG "--test-launcher"
+
+static char self_exe[4096];       /* this binary, run again as the launcher */
+static const char *launcher_log;  /* $LOG, read before any handler runs */
+static int launcher_stubborn;     /* $STUBBORN set: TERM does not end it */
+
+/* Appends "<name> <monotonic ms>" to the log; async-signal-safe. */
+static void launcher_note(const char *name)
+{
+	struct timespec ts;
+	char line[64], digits[24];
+	size_t n = 0, d = 0;
+	long long ms;
+	int fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	while (*name && n < 32)
+		line[n++] = *name++;
+	line[n++] = ' ';
+	do
+		digits[d++] = (char)('0' + ms % 10);
+	while ((ms /= 10) > 0);
+	while (d > 0)
+		line[n++] = digits[--d];
+	line[n++] = '\n';
+	fd = open(launcher_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, line, n) < 0) {
+		/* nothing to do: the test then finds the line missing */
+	}
+	close(fd);
+}
+
+/* USR2 is the term, USR1 the kill, TERM the launcher's own kill, which
+ * ends it with 3 unless it is stubborn. */
+static void launcher_signal(int sig)
+{
+	launcher_note(sig == SIGUSR2 ? "term" : sig == SIGUSR1 ? "kill" : "force");
+	if (sig == SIGTERM && !launcher_stubborn)
+		_exit(3);
+}
+
+static int launcher_main(void)
+{
+	static const int sigs[] = { SIGUSR2, SIGUSR1, SIGTERM };
+	struct sigaction sa = { .sa_handler = launcher_signal };
+	size_t i;
+
+	launcher_log = getenv("LOG");
+	launcher_stubborn = getenv("STUBBORN") != NULL;
+	if (!launcher_log)
+		return 2;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL))
+			return 2;
+	launcher_note("start");
+	for (;;)
+		pause();
+}
 
 struct run {
 	struct exec_result res;
@@ -52,7 +109,7 @@ static void translate(struct sky_local_end *e)
 /* Starts the launcher (wrapped) or a plain sleep; waits until it runs. */
 static void start(struct run *r, int wrapped, int stubborn)
 {
-	static const char *const argv[] = { "/bin/sh", "-c", LAUNCHER, "launcher", NULL };
+	const char *const argv[] = { self_exe, LAUNCHER_FLAG, NULL };
 	char work[96], out[96], err[96], logenv[128];
 	char *envp[] = { "PATH=/usr/bin:/bin", logenv, stubborn ? "STUBBORN=1" : NULL, NULL };
 	struct sky_local_wrap wrap = { .argv = argv, .translate = translate,
@@ -209,7 +266,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stubborn_launcher_gets_sigkill_last),
 	};
 
+	ssize_t n;
+
 	if (argc > 0 && !strcmp(argv[0], SKY_JOB_HELPER))
 		return sky_job_helper_main();
+	if (argc > 1 && !strcmp(argv[1], LAUNCHER_FLAG))
+		return launcher_main();
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		return 1;
+	self_exe[n] = '\0';
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
