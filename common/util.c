@@ -288,13 +288,30 @@ double sky_mono(void)
 
 void sky_fmt_time(double t, char *buf, size_t len)
 {
-	time_t s = (time_t)t;
+	/* whole milliseconds first, with a hair of slack: a time read back
+	 * by sky_parse_time (x.688 held as x.68799996) prints as it was read */
+	long long ms = (long long)(t * 1000 + 1e-3);
+	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
 	size_t n;
 
 	gmtime_r(&s, &tm);
 	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
+double sky_parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	double frac = 0, scale = 0.1;
+
+	if (!rest)
+		return 0;
+	if (*rest == '.')
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+			frac += (*rest - '0') * scale;
+	return (double)timegm(&tm) + frac;
 }
 
 int sky_parse_duration(const char *s, long *secs)

@@ -49,6 +49,10 @@ double sky_now(void);      /* wall clock, seconds since the epoch */
 double sky_mono(void);     /* monotonic seconds */
 /* Formats t (seconds since the epoch) as 2026-01-02T03:04:05.678Z. */
 void sky_fmt_time(double t, char *buf, size_t len);
+/* The time "2026-11-29T05:43:26.123Z" (UTC, the milliseconds optional)
+ * at the start of s, in epoch seconds, as sky_fmt_time writes it; 0 when
+ * s does not start with one. */
+double sky_parse_time(const char *s);
 
 /* Parses "90s", "15m", "2h", "1d", "1h30m" or plain seconds into *secs.
  * Returns -EINVAL for anything else, including zero and overflow. */

@@ -271,11 +271,7 @@ int aws_parse_terminating(xmlDoc *doc, struct aws_instance **out, size_t *n)
 /* "2026-11-29T05:43:26.000Z" as epoch seconds (0 when unreadable). */
 static long long iso_time(const char *s)
 {
-	struct tm tm = { 0 };
-
-	if (!strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-		return 0;
-	return (long long)timegm(&tm);
+	return (long long)sky_parse_time(s);
 }
 
 int aws_parse_spot_prices(xmlDoc *doc, struct aws_spot_price **out, size_t *n,

@@ -328,9 +328,13 @@ int render_node(const struct sky_node *n, struct sky_buf *out);
 int render_job_status(const struct sky_job *j, const struct sky_task *t, struct sky_buf *out);
 int render_plan(const struct sky_pool *p, struct sky_buf *out);
 
-/* timeline.c: what timeline.svg draws of nodes (lock held). t: when (0: now) */
+/* timeline.c: what timeline.svg draws of nodes (lock held). t: when (0: now).
+ * timeline_node() also appends the mark to the pool's spans file;
+ * timeline_load() replays that file (loading the state directory, after
+ * the journal: p->replay set means the recovery takes the pool up). */
 enum tl_mark { TL_LAUNCH, TL_UP, TL_READY, TL_FAILED, TL_TERM, TL_DOWN };
 void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, double t);
+void timeline_load(struct sky_pool *p);
 void timeline_free(struct sky_pool *p);
 
 #endif

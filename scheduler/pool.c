@@ -39,20 +39,27 @@ struct sky_pool *pool_get(const char *name)
 	return sky_map_get(&g.pools, name);
 }
 
+static void event_at(struct sky_pool *p, double t, const char *msg)
+{
+	char line[1600], ts[40];
+	char path[PATH_MAX];
+
+	sky_fmt_time(t, ts, sizeof(ts));
+	snprintf(line, sizeof(line), "%s %s", ts, msg);
+	if (!store_pool_path(p, "events", path, sizeof(path)))
+		sky_append_line(path, line);
+	log_info("pool %s: %s", p->name, msg);
+}
+
 void pool_event(struct sky_pool *p, const char *fmt, ...)
 {
-	char msg[1536], line[1600], ts[40];
-	char path[PATH_MAX];
+	char msg[1536];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sky_fmt_time(sky_now(), ts, sizeof(ts));
-	snprintf(line, sizeof(line), "%s %s", ts, msg);
-	if (!store_pool_path(p, "events", path, sizeof(path)))
-		sky_append_line(path, line);
-	log_info("pool %s: %s", p->name, msg);
+	event_at(p, sky_now(), msg);
 }
 
 void pool_set_state(struct sky_pool *p, enum sky_pool_state s)
@@ -175,7 +182,9 @@ int sky_pool_create(const char *name)
 		pool_free(p);
 		goto out;
 	}
-	pool_event(p, "pool created");
+	/* stamped with the created time itself: a remount reads it back
+	 * from this first line (store.c) */
+	event_at(p, p->created, "pool created");
 out:
 	pthread_mutex_unlock(&g.lock);
 	return rc;

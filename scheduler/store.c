@@ -3,7 +3,9 @@
  *   STATE/lock                    flock'd by the mount that owns it
  *   STATE/skyfs.log
  *   STATE/pools/<pool>/spec       last accepted spec
- *   STATE/pools/<pool>/events     append-only event log
+ *   STATE/pools/<pool>/events     append-only event log; its first line's
+ *                                  time is the pool's created time
+ *   STATE/pools/<pool>/spans      append-only node history (timeline.c)
  *   STATE/pools/<pool>/nodes/     local provider node directories
  *   STATE/pools/<pool>/results/<job>/   (written from the upload on; shown
  *                                  once submitted)
@@ -261,6 +263,20 @@ static void load_journal(struct sky_pool *p)
 	free(r);
 }
 
+/* The pool's created time: its first event, "pool created". */
+static void load_created(struct sky_pool *p)
+{
+	char path[PATH_MAX], line[64];
+	FILE *f;
+	double t;
+
+	if (store_pool_path(p, "events", path, sizeof(path)) || !(f = fopen(path, "re")))
+		return;
+	if (fgets(line, sizeof(line), f) && (t = sky_parse_time(line)) > 0)
+		p->created = t;
+	fclose(f);
+}
+
 static void load_pool(const char *name)
 {
 	struct sky_map started;
@@ -289,6 +305,8 @@ static void load_pool(const char *name)
 		}
 	}
 	load_journal(p);
+	load_created(p);
+	timeline_load(p);
 	/* local job processes of a crashed daemon still run there: the
 	 * recovery kills them (by their working directory) before it goes */
 	if (!p->replay) {

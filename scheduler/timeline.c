@@ -7,9 +7,11 @@
  * by node name, recorded by timeline_node() (lock held) where the worker
  * launches, sets up and terminates machines. The pool owns it, so it
  * survives pool_nodes_free() and a stopped pool still shows its nodes;
- * pool_free() frees it (timeline_free()). It is kept in memory only: after
- * a remount a node's spans are gone, and a pool's earlier jobs are drawn
- * where their records say they ran (struct sky_job's past).
+ * pool_free() frees it (timeline_free()). Each call is also appended to
+ * STATE/pools/<p>/spans ("<time> <mark> <node>"), and timeline_load()
+ * replays that file when the state directory is loaded, so a remounted
+ * pool keeps its node history; its earlier jobs are drawn where their
+ * records say they ran (struct sky_job's past).
  *
  * The renderer reads the pool under g.lock and keeps nothing past it. Its
  * output is bounded: at most TL_MAX_ROWS rows and the latest TL_MAX_BARS
@@ -17,6 +19,7 @@
 #include "scheduler/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -67,7 +70,12 @@ static double span_last(const struct tl_span *s)
 	return t;
 }
 
-void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, double t)
+/* The names of enum tl_mark in the spans file. */
+static const char *const mark_names[] = { "launch", "up", "ready", "failed", "term", "down" };
+
+/* Applies one mark at t (not 0) to the node's latest span. Replaying the
+ * same calls in the same order gives the same spans. */
+static void note(struct sky_pool *p, const char *node, enum tl_mark mark, double t)
 {
 	struct sky_timeline *tl = p->timeline;
 	struct tl_span *s = NULL;
@@ -88,17 +96,57 @@ void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, doub
 		}
 		s = memset(&tl->spans[tl->n++], 0, sizeof(*s));
 		sky_strlcpy(s->node, node, sizeof(s->node));
-		s->at[TL_LAUNCH] = t ? t : sky_now();
+		s->at[TL_LAUNCH] = t;
 	}
 	if (!s || s->at[TL_DOWN])
 		return;   /* nothing of it was seen launched */
-	t = t ? t : sky_now();
 	if (mark == TL_DOWN && !s->at[TL_TERM])
 		s->at[TL_TERM] = t;
 	if (mark == TL_READY && !s->at[TL_UP])
 		s->at[TL_UP] = t;
 	if (!s->at[mark])
 		s->at[mark] = t;
+}
+
+void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, double t)
+{
+	char path[PATH_MAX], line[96];
+
+	t = t ? t : sky_now();
+	note(p, node, mark, t);
+	/* a lost line costs a picture's detail, not a job: no error path */
+	snprintf(line, sizeof(line), "%.3f %s %s", t, mark_names[mark], node);
+	if (!store_pool_path(p, "spans", path, sizeof(path)))
+		sky_append_line(path, line);
+}
+
+void timeline_load(struct sky_pool *p)
+{
+	char path[PATH_MAX], line[128], mark[16], node[64];
+	struct sky_timeline *tl;
+	FILE *f;
+	double t;
+	int i;
+
+	if (store_pool_path(p, "spans", path, sizeof(path)) || !(f = fopen(path, "re")))
+		return;
+	/* streamed, not read whole: the file grows with every machine the pool
+	 * ever had, the spans kept in memory do not (TL_MAX_SPANS) */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lf %15s %63s", &t, mark, node) != 3 || !(t > 0) ||
+		    strlen(node) >= sizeof(tl->spans[0].node))
+			continue;   /* a line a crash cut short */
+		for (i = 0; i <= TL_DOWN; i++)
+			if (!strcmp(mark, mark_names[i]))
+				note(p, node, (enum tl_mark)i, t);
+	}
+	fclose(f);
+	/* a pool the recovery does not take up has no machine: a span still
+	 * open (a crash before its teardown was written) ended when it was
+	 * last seen */
+	for (i = 0, tl = p->timeline; tl && !p->replay && i < tl->n; i++)
+		if (!tl->spans[i].at[TL_DOWN])
+			tl->spans[i].at[TL_DOWN] = span_last(&tl->spans[i]);
 }
 
 /* ---- rendering -------------------------------------------------------------- */
@@ -534,9 +582,8 @@ int sky_pool_render_timeline(const char *name, struct sky_buf *out)
 	c.now = sky_now();
 	c.t0 = c.now + 1e9;
 	/* live: what is open goes on until now */
-	c.live = c.p->state == POOL_PROVISIONING || c.p->state == POOL_PENDING ||
-		 c.p->state == POOL_READY || c.p->state == POOL_DEGRADED ||
-		 c.p->state == POOL_TERMINATING;
+	c.live = pool_live(c.p) || c.p->state == POOL_PROVISIONING ||
+		 c.p->state == POOL_PENDING || c.p->state == POOL_TERMINATING;
 	if (c.live) {
 		seen(&c, c.p->created);
 		seen(&c, c.now);

@@ -223,6 +223,9 @@ class Live(SkyfsTestCase):
         st = self.status(pool)
         self.assertEqual(st.split("\n", 1)[0], "resizing")
         self.assertIn("progress: 2/3 nodes ready, 1 running setup", st)
+        # a resizing pool is live in its timeline too: what is open (node-2's
+        # setup, the busy job) goes on until the "now" line
+        self.assertIn('<line class="now"', read(os.path.join(pool, "timeline.svg")))
         self.wait_state(pool, "ready", 10)
         write(gate, "")
         self.assertWait(pool, "busy", 0)

@@ -220,10 +220,15 @@ class Timeline(SkyfsTestCase):
             for kind in ("provisioning", "up", "teardown"):
                 self.assertIn(("span " + kind, node), got)
         self.assertEqual([ln for ln in root.iter(NS + "line") if ln.get("class") == "now"], [])
-        # after a remount, the job where its record says it ran
+        before_spans = spans(root)
+        created = kv_lines(read(os.path.join(pool, "status")))["created"]
+        # after a remount, the job where its record says it ran, the nodes'
+        # spans as they were, and the pool's created time
         self.daemon.stop()
         self.daemon = self.start_daemon()
         _, root = self.timeline(pool)
+        self.assertEqual(spans(root), before_spans)
+        self.assertEqual(kv_lines(read(os.path.join(pool, "status")))["created"], created)
         b = bars(root)
         self.assertEqual(sorted(bar[3][1] for bar in b["all.sh"]),
                          ["node-0 slot 0 (broadcast)", "node-1 slot 0 (broadcast)"])

@@ -1,6 +1,7 @@
 /* Unit tests for the shared helpers (common/util.c). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +54,33 @@ static void test_duration_invalid(void **state)
 	/* the largest value that fits is fine */
 	assert_int_equal(sky_parse_duration("9223372036854775807", &v), 0);
 	assert_int_equal(v, LONG_MAX);
+}
+
+/* sky_parse_time reads back what sky_fmt_time writes, to the millisecond
+ * (the events file's first line gives a remounted pool its created time). */
+static void test_time_round_trip(void **state)
+{
+	static const double times[] = { 1795000000.0, 1795000000.123, 0.5, 1795999999.999 };
+	char buf[40], again[40];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		sky_fmt_time(times[i], buf, sizeof(buf));
+		assert_true(fabs(sky_parse_time(buf) - times[i]) < 0.0015);
+	}
+	/* what is read back prints the same, to the millisecond */
+	for (i = 0; i < 20000; i++) {
+		sky_fmt_time(1795931006.0 + (double)i * 0.0137, buf, sizeof(buf));
+		sky_fmt_time(sky_parse_time(buf), again, sizeof(again));
+		assert_string_equal(buf, again);
+	}
+	assert_true(sky_parse_time("2026-11-29T05:43:26Z rest") == 1795931006.0);
+	assert_true(sky_parse_time("2026-11-29T05:43:26.5Z") ==
+		    sky_parse_time("2026-11-29T05:43:26Z") + 0.5);
+	assert_true(sky_parse_time("") == 0);
+	assert_true(sky_parse_time("pool created") == 0);
+	assert_true(sky_parse_time("2026-13-45Tzz") == 0);
 }
 
 static void test_edit_distance(void **state)
@@ -175,6 +203,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_valid),
 		cmocka_unit_test(test_duration_invalid),
+		cmocka_unit_test(test_time_round_trip),
 		cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test_setup_teardown(test_write_read, make_tmpdir, remove_tmpdir),
 		cmocka_unit_test_setup_teardown(test_rm_rf, make_tmpdir, remove_tmpdir),
