@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 struct sky_spec;
+struct sky_spec_host;
 struct sky_request;
 struct sky_transport_ops;
 
@@ -125,6 +126,15 @@ struct sky_pool_info {
 	 * a provision() that may wait without bound asks between polls and
 	 * gives up with -ECANCELED. May be NULL; arg is node_state_arg. */
 	int (*stopping)(void *arg);
+	/* For providers whose machines the spec lists (ssh): copies node
+	 * rank's entry of the pool's hosts, as the spec is now, into *out
+	 * (-ENOENT when it has none), and records it as the host that node
+	 * runs on. A live spec may add, change or remove the entries past
+	 * the nodes in use, so provision() reads its host here, under the
+	 * scheduler's lock, never through spec->hosts. Any thread; may be
+	 * NULL (then spec->hosts, which does not change); arg is
+	 * node_state_arg. */
+	int (*host_of)(void *arg, int rank, struct sky_spec_host *out);
 	/* The pool is coming back after a daemon crash: prepare() keeps the
 	 * per-pool resources a previous run made (login key, key pair,
 	 * security group) instead of replacing them, so adopt() can reach

@@ -64,6 +64,7 @@ struct ssh_state {
 	char model[64];                  /* the offer's accelerator, "" for none */
 	int per_node;                    /* devices each node's slots split */
 	void (*node_state)(void *arg, int rank, int up, const char *why);
+	int (*host_of)(void *arg, int rank, struct sky_spec_host *out);
 	void *node_state_arg;
 	struct ssh_node *nodes;          /* pool->nodes entries */
 	int n_nodes;
@@ -369,6 +370,7 @@ static int ssh_prepare(const struct sky_pool_info *pool, void **state, struct sk
 	st->spec = spec;
 	st->n_nodes = pool->nodes;
 	st->node_state = pool->node_state;
+	st->host_of = pool->host_of;
 	st->node_state_arg = pool->node_state_arg;
 	for (i = 0; i < st->n_nodes; i++) {
 		st->nodes[i].st = st;
@@ -432,6 +434,7 @@ static int ssh_provision(void *state, int rank, struct sky_instance *inst, struc
 	struct ssh_state *st = state;
 	struct ssh_node *sn;
 	const struct sky_spec_host *h;
+	struct sky_spec_host host;
 	struct sky_ssh_conn *conn = NULL;
 	struct sky_ssh_params p;
 	struct probe *pr = NULL;
@@ -441,7 +444,19 @@ static int ssh_provision(void *state, int rank, struct sky_instance *inst, struc
 	if (rank < 0 || rank >= st->n_nodes)
 		return -EINVAL;
 	sn = &st->nodes[rank];
-	h = &st->spec->hosts[rank];
+	/* a live spec may change the entries past the nodes in use: a copy,
+	 * taken under the scheduler's lock */
+	if (st->host_of) {
+		if ((rc = st->host_of(st->node_state_arg, rank, &host))) {
+			sky_err_set(err, "ssh: hosts has no entry for node-%d", rank);
+			return -EINVAL;
+		}
+	} else if (rank < st->spec->n_hosts) {
+		host = st->spec->hosts[rank];
+	} else {
+		return -EINVAL;
+	}
+	h = &host;
 	host_name(h, name, sizeof(name));
 	snprintf(id, sizeof(id), "%s@%s", h->user, name);
 	if ((rc = base_params(st->spec, st->record_file, &p, err)))

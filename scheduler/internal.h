@@ -78,6 +78,10 @@ struct sky_node {
 	int removing;                    /* the spec's nodes shrank below its rank: it
 					  * takes no new job, finishes what it was
 					  * given, then is terminated and freed */
+	struct sky_spec_host host;       /* ssh: the hosts entry its machine is (set
+					  * by node_host_of; has_host 0 until then,
+					  * and after a remount) */
+	int has_host;
 };
 
 /* One execution of a job on one node; a broadcast job has one per node. */
@@ -307,6 +311,9 @@ int pool_nodes_alloc(struct sky_pool *p, int count);
  * (lock held). -EBUSY when other keys changed or the pool is not live:
  * the reason is in events and status. spec keeps what it gave up. */
 int pool_spec_live(struct sky_pool *p, struct sky_spec *spec, const char *text, size_t len);
+/* sky_pool_info.host_of: node rank's hosts entry from the spec as it is
+ * now, recorded on the node (takes the lock). */
+int node_host_of(void *arg, int rank, struct sky_spec_host *out);
 /* Records why a rewrite of a live pool's spec was refused (lock held). */
 void pool_spec_refused(struct sky_pool *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -42,6 +42,7 @@ void worker_pool_info(struct sky_pool *p, struct sky_pool_info *info, int resume
 	info->launched = node_launched;
 	info->waiting = node_report_waiting;
 	info->stopping = pool_stopping;
+	info->host_of = node_host_of;
 	info->resume = resume;
 	info->nodes = p->n_nodes;
 }

@@ -7,6 +7,10 @@
  * describes the machines and stays EBUSY, with a message naming the keys
  * that can change.
  *
+ * An ssh pool's hosts are live too, except the entries of the nodes it
+ * has: a node stays on the host it runs on (node_host_of records it), and
+ * the entries past them may be added, changed or removed.
+ *
  * Nodes are allocated one by one and p->nodes has room for every rank the
  * spec allows, so running tasks' pointers to their nodes stay valid while
  * the pool grows and shrinks; only the worker adds or frees nodes, under
@@ -310,7 +314,7 @@ static void describe(const struct sky_spec *old, const struct sky_spec *new, cha
 		     size_t len)
 {
 	static const char *const others[] = { "env.", "lifetime", "idle_timeout", "budget",
-					      "max_output", "max_attempts" };
+					      "max_output", "max_attempts", "hosts" };
 	size_t used = 0, i;
 
 	buf[0] = '\0';
@@ -324,6 +328,55 @@ static void describe(const struct sky_spec *old, const struct sky_spec *new, cha
 		if (sky_spec_live_changed(old, new, others[i]))
 			used += (size_t)snprintf(buf + used, len - used, "%s%s%s", used ? ", " : "",
 						 others[i], others[i][3] == '.' ? "*" : "");
+}
+
+int node_host_of(void *arg, int rank, struct sky_spec_host *out)
+{
+	struct sky_pool *p = arg;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&g.lock);
+	if (rank >= 0 && rank < p->spec.n_hosts) {
+		*out = p->spec.hosts[rank];
+		if (p->nodes && rank < p->n_nodes && p->nodes[rank]) {
+			p->nodes[rank]->host = *out;
+			p->nodes[rank]->has_host = 1;
+		}
+		rc = 0;
+	}
+	pthread_mutex_unlock(&g.lock);
+	return rc;
+}
+
+static int same_host(const struct sky_spec_host *a, const struct sky_spec_host *b)
+{
+	return !strcmp(a->user, b->user) && !strcmp(a->host, b->host) && a->port == b->port;
+}
+
+/* Whether spec keeps the hosts entry of every node the pool keeps: the one
+ * it was provisioned on, or after a remount its entry in the running spec.
+ * A node the spec removes may lose its entry; should a later spec keep it
+ * after all, its recorded host is checked then (lock held). */
+static int hosts_kept(struct sky_pool *p, const struct sky_spec *spec)
+{
+	int i;
+
+	for (i = 0; p->nodes && i < p->n_nodes && i < spec->nodes; i++) {
+		const struct sky_node *n = p->nodes[i];
+		const struct sky_spec_host *was;
+
+		if (!n || n->state == NODE_GONE)
+			continue;   /* replaced from the new entry, if any */
+		was = n->has_host ? &n->host : i < p->spec.n_hosts ? &p->spec.hosts[i] : NULL;
+		if (!was || (i < spec->n_hosts && same_host(was, &spec->hosts[i])))
+			continue;
+		pool_spec_refused(p, "hosts: %s runs on %s@%s:%d, so its entry cannot change "
+				  "while the pool keeps it (entries past the nodes in use can; "
+				  "lower nodes first to move it)", n->name, was->user, was->host,
+				  was->port);
+		return -EBUSY;
+	}
+	return 0;
 }
 
 int pool_spec_live(struct sky_pool *p, struct sky_spec *spec, const char *text, size_t len)
@@ -348,6 +401,8 @@ int pool_spec_live(struct sky_pool *p, struct sky_spec *spec, const char *text, 
 				  "a new pool for the rest)", fixed, live);
 		return -EBUSY;
 	}
+	if (hosts_kept(p, spec))
+		return -EBUSY;
 	/* each slot owns its share of a node's devices */
 	if (spec->slots != p->spec.slots && p->req.accelerator[0]) {
 		pool_spec_refused(p, "slots cannot change while a pool with accelerators is live "

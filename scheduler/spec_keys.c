@@ -552,7 +552,7 @@ const struct spec_key spec_keys[] = {
 	  "shell command run once on each node before its first job" },
 	{ "dry_run", parse_bool, format_bool, OFF(dry_run), 0, 0, NULL, 0, 0, 0,
 	  "true: validate and write plan, provision nothing" },
-	{ "hosts", spec_parse_hosts, spec_format_hosts, 0, 0, 0, NULL, 0, 0, 0,
+	{ "hosts", spec_parse_hosts, spec_format_hosts, 0, 0, 0, NULL, 0, 0, 1,
 	  "ssh: the machines, [user@]host[:port], ... (nodes = their number by default)" },
 	{ "identity", spec_parse_text, spec_format_text, OFF(identity), 0, 0, NULL, 0, 0, 0,
 	  "ssh: private key file to log in with (default: ssh-agent)" },

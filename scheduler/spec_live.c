@@ -1,7 +1,8 @@
 /* Which keys of a live pool's spec may change (the table's live column)
  * and moving their values into the spec the pool runs with. A resize
- * (nodes), slots, env.* and the limits apply to a running pool; any other
- * key describes the machines themselves and needs a new pool. */
+ * (nodes), slots, env.*, the limits and an ssh pool's hosts (past the
+ * nodes in use: resize.c checks that part) apply to a running pool; any
+ * other key describes the machines themselves and needs a new pool. */
 #include "scheduler/spec_keys.h"
 
 #include <errno.h>
@@ -101,7 +102,9 @@ int sky_spec_live_changed(const struct sky_spec *old, const struct sky_spec *new
 void sky_spec_take_live(struct sky_spec *dst, struct sky_spec *src)
 {
 	struct sky_spec_env *env = dst->env;
+	struct sky_spec_host *hosts = dst->hosts;
 	size_t n_env = dst->n_env;
+	int n_hosts = dst->n_hosts;
 
 	dst->nodes = src->nodes;
 	dst->slots = src->slots;
@@ -114,4 +117,10 @@ void sky_spec_take_live(struct sky_spec *dst, struct sky_spec *src)
 	dst->n_env = src->n_env;
 	src->env = env;
 	src->n_env = n_env;
+	/* readers copy an entry under the lock (sky_pool_info.host_of), so
+	 * the old array may go with src */
+	dst->hosts = src->hosts;
+	dst->n_hosts = src->n_hosts;
+	src->hosts = hosts;
+	src->n_hosts = n_hosts;
 }

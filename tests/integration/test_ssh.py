@@ -77,6 +77,45 @@ class SshPools(SkyfsTestCase):
         self.assertEqual(state(pool), "ready")
         self.assertIn("hosts lists 3", kv_lines(read(os.path.join(pool, "status")))["spec_refused"])
 
+    def test_live_hosts_past_the_nodes_in_use(self):
+        """hosts are live past the nodes a pool has: a host added at the end
+        grows the pool onto it (nodes = the hosts by default); the entry of
+        a node the pool keeps cannot change (EBUSY; status names the node and
+        its host) and the pool runs on; a shrink frees the removed node's
+        entry, unless a later spec keeps that node while it still drains."""
+        pool = self.make_pool("lh", self.spec(hosts=self.nodes.hosts_spec([0])), timeout=30)
+        spec = os.path.join(pool, "spec")
+        nodes = lambda: sorted(os.listdir(os.path.join(pool, "nodes")))
+        address = lambda n: kv_lines(read(os.path.join(pool, "nodes", n)))["address"]
+        refused = lambda: kv_lines(read(os.path.join(pool, "status"))).get("spec_refused", "")
+        write(spec, self.spec(hosts=self.nodes.hosts_spec([0, 1])))
+        self.wait_state(pool, "ready", 30)
+        self.assertEqual(nodes(), ["node-0", "node-1"])
+        self.assertEqual(address("node-1"), self.nodes.address(1))
+        self.assertIn("spec changed live: nodes 1 -> 2, hosts", read(os.path.join(pool, "events")))
+        # node-0's entry, while the pool keeps node-0
+        self.assertErrno(errno.EBUSY, write, spec, self.spec(hosts=self.nodes.hosts_spec([2, 1])))
+        self.assertIn("hosts: node-0 runs on %s" % self.nodes.host(0), refused())
+        self.assertEqual(state(pool), "ready")
+        # a shrink frees node-1's entry; while node-1 still drains (its share
+        # of a broadcast runs), a spec that keeps it must keep its host
+        self.submit(pool, "b", "sleep 5\n", broadcast=True)
+        self.wait_job_state(pool, "b", "running")
+        moved = self.nodes.hosts_spec([0, 2])
+        write(spec, self.spec("nodes = 1\n", hosts=moved))
+        self.assertEqual(refused(), "")
+        self.assertErrno(errno.EBUSY, write, spec, self.spec(hosts=moved))
+        self.assertIn("hosts: node-1 runs on %s" % self.nodes.host(1), refused())
+        self.assertWait(pool, "b", 0, timeout=30)
+        wait_for(lambda: nodes() == ["node-0"], 15, what="node-1 removed")
+        # gone: node-1 comes back on its new entry
+        write(spec, self.spec(hosts=moved))
+        self.wait_state(pool, "ready", 30)
+        self.assertEqual(address("node-1"), self.nodes.address(2))
+        self.submit(pool, "c", "echo $SKY_NODE_RANK\n", broadcast=True)
+        self.assertWait(pool, "c", 0, timeout=30)
+        self.assertEqual(read(os.path.join(pool, "results", "c", "node-1", "stdout")), "1\n")
+
     def test_live_output_files_and_cancel(self):
         pool = self.make_pool("s", self.spec(), timeout=30)
         self.submit(pool, "live", "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done\n"

@@ -76,21 +76,21 @@ static void test_live_key_list(void **state)
 	(void)state;
 	sky_spec_live_keys(keys, sizeof(keys));
 	assert_string_equal(keys, "nodes, slots, lifetime, idle_timeout, budget, max_output, "
-			    "max_attempts, env.*");
+			    "hosts, max_attempts, env.*");
 }
 
 /* For each live row: a spec that differs in it alone; after take_live the
  * old spec formats like the new one. */
 static void test_take_live_moves_every_live_key(void **state)
 {
-	static const char *const values[][2] = {
+	/* key, new value, and the old one where the key needs one */
+	static const char *const values[][3] = {
 		{ "nodes", "7" }, { "slots", "3" }, { "lifetime", "2h" },
 		{ "idle_timeout", "10m" }, { "budget", "12.5" }, { "max_output", "5M" },
-		{ "max_attempts", "9" }, { "env.", "X = y" },
+		{ "max_attempts", "9" }, { "env.", "X = y" }, { "hosts", "h1, me@h2:2222", "h1" },
 	};
-	const char *base = "env.OLD = 1\n";
 	size_t i, k, found;
-	char err[256], text[256];
+	char err[256], text[256], old_text[256];
 
 	(void)state;
 	for (i = 0, found = 0; i < n_spec_keys; i++) {
@@ -104,9 +104,15 @@ static void test_take_live_moves_every_live_key(void **state)
 				break;
 		assert_true(k < sizeof(values) / sizeof(values[0]));   /* a value to try */
 		found++;
+		/* hosts are an ssh pool's; nodes stays put */
+		const char *base = values[k][2] ? "provider = ssh\nnodes = 1\nenv.OLD = 1\n"
+						: "env.OLD = 1\n";
+		snprintf(old_text, sizeof(old_text), "%s%s%s%s", base,
+			 values[k][2] ? spec_keys[i].name : "", values[k][2] ? " = " : "",
+			 values[k][2] ? values[k][2] : "");
 		snprintf(text, sizeof(text), "%s%s%s%s\n", base, spec_keys[i].name,
 			 spec_keys[i].prefix ? "" : " = ", values[k][1]);
-		assert_int_equal(parse(base, &old, err, sizeof(err)), 0);
+		assert_int_equal(parse(old_text, &old, err, sizeof(err)), 0);
 		assert_int_equal(parse(text, &new, err, sizeof(err)), 0);
 		assert_true(sky_spec_live_changed(&old, &new, spec_keys[i].name));
 		assert_int_equal(sky_spec_live_diff(&old, &new, err, sizeof(err)), 0);
@@ -117,6 +123,10 @@ static void test_take_live_moves_every_live_key(void **state)
 		if (!strcmp(spec_keys[i].name, "env.")) {
 			assert_non_null(strstr(a, "env.OLD = 1\nenv.X = y\n"));
 			assert_null(strstr(b, "env.X"));
+		} else if (!strcmp(spec_keys[i].name, "hosts")) {
+			/* so do hosts: a running reader copies its entry under the lock */
+			assert_non_null(strstr(a, "@h1:22, me@h2:2222\n"));
+			assert_null(strstr(b, "me@h2"));
 		} else {
 			assert_string_equal(a, b);
 		}
