@@ -17,7 +17,7 @@ summary() {
 	# failed tests' lines to $failures
 	local line
 	grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) |^(FAIL|ERROR): |^point [0-9]+: .*: FAILED|FAILED \(exit' \
-		"$1" | sed "s/^/  $label: /" >>"$failures"
+		"$1" | awk -v l="$label" '{ print "  " l ": " $0 }' >>"$failures"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "  $label: no \"N passed\" line: the run ended early" >>"$failures"
