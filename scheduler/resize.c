@@ -309,13 +309,12 @@ void pool_spec_refused(struct sky_pool *p, const char *fmt, ...)
 	pool_event(p, "spec rewrite refused: %s", p->spec_refused);
 }
 
-/* "nodes 2 -> 4, slots 1 -> 3, env" for the event (lock held). */
+/* "nodes 2 -> 4, slots 1 -> 3, env.*" for the event (lock held). */
 static void describe(const struct sky_spec *old, const struct sky_spec *new, char *buf,
 		     size_t len)
 {
-	static const char *const others[] = { "env.", "lifetime", "idle_timeout", "budget",
-					      "max_output", "max_attempts", "hosts" };
-	size_t used = 0, i;
+	static const char *const counts[] = { "nodes", "slots", NULL };
+	size_t used = 0;
 
 	buf[0] = '\0';
 	if (old->nodes != new->nodes)
@@ -324,10 +323,14 @@ static void describe(const struct sky_spec *old, const struct sky_spec *new, cha
 	if (old->slots != new->slots && used < len)
 		used += (size_t)snprintf(buf + used, len - used, "%sslots %d -> %d",
 					 used ? ", " : "", old->slots, new->slots);
-	for (i = 0; i < SKY_ARRAY_SIZE(others) && used < len; i++)
-		if (sky_spec_live_changed(old, new, others[i]))
-			used += (size_t)snprintf(buf + used, len - used, "%s%s%s", used ? ", " : "",
-						 others[i], others[i][3] == '.' ? "*" : "");
+	/* the other live keys by name (their values may be long: env.*, hosts) */
+	if (used + 2 < len) {
+		if (used)
+			used += (size_t)snprintf(buf + used, len - used, ", ");
+		sky_spec_live_changes(old, new, counts, buf + used, len - used);
+		if (!buf[used] && used >= 2)
+			buf[used - 2] = '\0';
+	}
 }
 
 int node_host_of(void *arg, int rank, struct sky_spec_host *out)

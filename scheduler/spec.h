@@ -117,13 +117,15 @@ const char *sky_spec_get_default(const char *key);
  * new differs from old in those keys only, else -EBUSY with the other
  * changed keys in fixed ("accelerator, setup"). sky_spec_live_keys() lists
  * the live ones for messages ("nodes, slots, ..., env.*");
- * sky_spec_live_changed() says whether one key (row) differs;
+ * sky_spec_live_changes() lists the live ones that differ, but for the
+ * NULL-terminated except (the "env.*" form; "" when none);
  * sky_spec_take_live() moves the live values of src into dst (src gets
- * dst's old environment, freed with src). */
+ * dst's old environment and hosts, freed with src). */
 int sky_spec_live_diff(const struct sky_spec *old, const struct sky_spec *new, char *fixed,
 		       size_t len);
 void sky_spec_live_keys(char *buf, size_t len);
-int sky_spec_live_changed(const struct sky_spec *old, const struct sky_spec *new, const char *key);
+void sky_spec_live_changes(const struct sky_spec *old, const struct sky_spec *new,
+			   const char *const *except, char *buf, size_t len);
 void sky_spec_take_live(struct sky_spec *dst, struct sky_spec *src);
 
 /* Renders the keys of s as "key = value" lines (canonical form); the caller

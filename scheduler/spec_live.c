@@ -89,12 +89,20 @@ void sky_spec_live_keys(char *buf, size_t len)
 			append(buf, len, &used, spec_keys[i].name, spec_keys[i].prefix ? "*" : "");
 }
 
-int sky_spec_live_changed(const struct sky_spec *old, const struct sky_spec *new, const char *key)
+void sky_spec_live_changes(const struct sky_spec *old, const struct sky_spec *new,
+			   const char *const *except, char *buf, size_t len)
 {
-	const char *suffix;
-	const struct spec_key *k = spec_find_key(key, &suffix);
+	size_t i, e, used = 0;
 
-	return k && row_differs(old, new, k);
+	if (len)
+		buf[0] = '\0';
+	for (i = 0; i < n_spec_keys; i++) {
+		for (e = 0; except && except[e] && strcmp(except[e], spec_keys[i].name); e++)
+			;
+		if (spec_keys[i].live && !(except && except[e]) &&
+		    row_differs(old, new, &spec_keys[i]))
+			append(buf, len, &used, spec_keys[i].name, spec_keys[i].prefix ? "*" : "");
+	}
 }
 
 /* Every row marked live in spec_keys.c is moved here; the unit tests

@@ -182,7 +182,7 @@ class Live(SkyfsTestCase):
         refused = kv_lines(st)["spec_refused"]
         self.assertIn("setup cannot change while the pool is live", refused)
         self.assertIn("only nodes, slots, lifetime, idle_timeout, budget, max_output, "
-                      "max_attempts, env.* can", refused)
+                      "hosts, max_attempts, env.* can", refused)
         self.assertIn("spec rewrite refused: setup cannot change", self.events(pool))
         self.assertEqual(read(spec), text)
         self.assertEqual(self.nodes(pool), ["node-0"])
