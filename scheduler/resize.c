@@ -314,6 +314,7 @@ static void describe(const struct sky_spec *old, const struct sky_spec *new, cha
 		     size_t len)
 {
 	static const char *const counts[] = { "nodes", "slots", NULL };
+	char names[256];
 	size_t used = 0;
 
 	buf[0] = '\0';
@@ -324,13 +325,9 @@ static void describe(const struct sky_spec *old, const struct sky_spec *new, cha
 		used += (size_t)snprintf(buf + used, len - used, "%sslots %d -> %d",
 					 used ? ", " : "", old->slots, new->slots);
 	/* the other live keys by name (their values may be long: env.*, hosts) */
-	if (used + 2 < len) {
-		if (used)
-			used += (size_t)snprintf(buf + used, len - used, ", ");
-		sky_spec_live_changes(old, new, counts, buf + used, len - used);
-		if (!buf[used] && used >= 2)
-			buf[used - 2] = '\0';
-	}
+	sky_spec_live_changes(old, new, counts, names, sizeof(names));
+	if (names[0] && used < len)
+		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names);
 }
 
 int node_host_of(void *arg, int rank, struct sky_spec_host *out)
