@@ -729,7 +729,7 @@ static int rp_sweep(const char *mount_id, const char *const *regions, size_t n_r
 
 static int rp_status(struct sky_buf *out)
 {
-	char key[RP_KEY_MAX], source[64] = "", msg[400] = "";
+	char key[RP_KEY_MAX], source[256] = "", msg[400] = "";
 	int rc = rp_load_key(key, sizeof(key), source, sizeof(source), msg, sizeof(msg));
 
 	OPENSSL_cleanse(key, sizeof(key));

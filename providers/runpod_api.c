@@ -66,10 +66,11 @@ static int key_line(const char *s, const char *end, char *key, size_t keylen, in
 	return 1;
 }
 
-int rp_config_key(const char *text, char *key, size_t keylen)
+int rp_config_key(const char *text, const char *profile, char *key, size_t keylen)
 {
 	const char *line, *end, *s;
-	int in_scope = 1, too_long = 0;
+	size_t plen = strlen(profile);
+	int in_scope = !strcmp(profile, "default"), too_long = 0;
 
 	for (line = text; line && *line; line = *end ? end + 1 : end) {
 		end = line + strcspn(line, "\n");
@@ -77,13 +78,14 @@ int rp_config_key(const char *text, char *key, size_t keylen)
 		if (s >= end || *s == '#')
 			continue;
 		if (*s == '[') {
-			/* only the top level and the default profile name our key */
+			/* only the profile's section (and for the default one, the
+			 * top level) names our key */
 			const char *close = memchr(s, ']', (size_t)(end - s)), *a = skip_space(s + 1, end);
 			const char *b = close ? close : end;
 
 			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 				b--;
-			in_scope = b - a == 7 && !strncmp(a, "default", 7);
+			in_scope = (size_t)(b - a) == plen && !strncmp(a, profile, plen);
 			continue;
 		}
 		if (in_scope && key_line(s, end, key, keylen, &too_long))
@@ -96,7 +98,8 @@ int rp_load_key(char *key, size_t keylen, char *source, size_t srclen, char *msg
 		size_t msglen)
 {
 	const char *env = getenv("RUNPOD_API_KEY"), *home = getenv("HOME");
-	char path[4200], *text = NULL;
+	const char *profile = getenv("SKYFS_RUNPOD_PROFILE");
+	char path[4200], where[256], *text = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -115,25 +118,29 @@ int rp_load_key(char *key, size_t keylen, char *source, size_t srclen, char *msg
 
 		home = pw ? pw->pw_dir : "/";
 	}
+	if (!profile || !*profile)
+		profile = "default";
+	/* "[work]" only for a profile the user named: the default reads as before */
+	snprintf(where, sizeof(where), "~/.runpod/config.toml%s%.200s%s",
+		 strcmp(profile, "default") ? " [" : "", strcmp(profile, "default") ? profile : "",
+		 strcmp(profile, "default") ? "]" : "");
 	snprintf(path, sizeof(path), "%s/.runpod/config.toml", home);
 	rc = sky_read_file(path, &text, &len, CONFIG_MAX);
 	if (rc == -ENOENT) {
-		snprintf(msg, msglen, "no API key: set RUNPOD_API_KEY or apikey in "
-			 "~/.runpod/config.toml");
+		snprintf(msg, msglen, "no API key: set RUNPOD_API_KEY or apikey in %s", where);
 		goto out;
 	}
 	if (rc) {
 		snprintf(msg, msglen, "cannot read ~/.runpod/config.toml: %s", strerror(-rc));
 		goto out;
 	}
-	rc = rp_config_key(text, key, keylen);
+	rc = rp_config_key(text, profile, key, keylen);
 	if (rc == -ENAMETOOLONG)
-		snprintf(msg, msglen, "the apikey in ~/.runpod/config.toml is longer than %zu bytes",
-			 keylen - 1);
+		snprintf(msg, msglen, "the apikey in %s is longer than %zu bytes", where, keylen - 1);
 	else if (rc)
-		snprintf(msg, msglen, "no apikey line in ~/.runpod/config.toml");
+		snprintf(msg, msglen, "no apikey line in %s", where);
 	else
-		sky_strlcpy(source, "~/.runpod/config.toml", srclen);
+		sky_strlcpy(source, where, srclen);
 out:
 	if (text) {
 		OPENSSL_cleanse(text, len);

@@ -29,15 +29,19 @@
 
 /* ---- the API key -------------------------------------------------------------- */
 
-/* The key of a ~/.runpod/config.toml text: `apikey = "..."` (the runpod
- * CLI's spelling) or `api_key = "..."` (runpod-python's), at the top level
- * or in [default]; quoted or bare, a trailing # comment ignored. 0 and
- * key, or -ENOENT when the text has none (-ENAMETOOLONG: too long). */
-int rp_config_key(const char *text, char *key, size_t keylen);
+/* The key of profile's section of a ~/.runpod/config.toml text:
+ * `apikey = "..."` (the runpod CLI's spelling) or `api_key = "..."`
+ * (runpod-python's, which writes one [section] per profile); for the
+ * profile "default" the top level counts too. Quoted or bare, a trailing
+ * # comment ignored. 0 and key, or -ENOENT when the text has none
+ * (-ENAMETOOLONG: too long). */
+int rp_config_key(const char *text, const char *profile, char *key, size_t keylen);
 
-/* RUNPOD_API_KEY, else $HOME/.runpod/config.toml. 0 with key and where
- * it came from in source ("environment", "~/.runpod/config.toml"), or
- * -ENOENT with why in msg. Never logs or returns the key in msg. */
+/* RUNPOD_API_KEY, else $HOME/.runpod/config.toml, the section that
+ * SKYFS_RUNPOD_PROFILE names (the configuration file's runpod_profile;
+ * "default" when unset). 0 with key and where it came from in source
+ * ("environment", "~/.runpod/config.toml [work]"), or -ENOENT with why in
+ * msg. Never logs or returns the key in msg. */
 int rp_load_key(char *key, size_t keylen, char *source, size_t srclen, char *msg,
 		size_t msglen);
 
@@ -46,7 +50,7 @@ int rp_load_key(char *key, size_t keylen, char *source, size_t srclen, char *msg
 struct rp_client {
 	char url[512];                 /* SKYFS_RUNPOD_URL, else RP_DEFAULT_URL */
 	char key[RP_KEY_MAX];
-	char source[64];               /* where the key came from, for messages */
+	char source[256];              /* where the key came from, for messages */
 	struct sky_http *http;
 };
 

@@ -7,6 +7,8 @@
  *   region = us-                  the key gets this instead of the built-in
  *   orphan_timeout = 30m          default
  *   aws_profile = research        AWS_PROFILE, unless the environment has one
+ *   runpod_profile = work         SKYFS_RUNPOD_PROFILE (the [work] section of
+ *                                 ~/.runpod/config.toml), the same way
  *
  * Read once at start-up, before any thread; MNT/config shows what is in
  * effect and where it came from (the file holds no secrets, and none is
@@ -24,12 +26,21 @@
 
 static const char *const spec_defaults[] = { "provider", "region", "orphan_timeout" };
 
+/* Credentials profile names: the file's value goes into the variable the
+ * provider reads, unless the environment already sets it. */
+static const struct {
+	const char *key, *env;
+} profiles[] = {
+	{ "aws_profile", "AWS_PROFILE" },
+	{ "runpod_profile", "SKYFS_RUNPOD_PROFILE" },
+};
+
 static struct {
 	char path[4096];
 	int found;
 	char state[4096];
-	char aws_profile[128];
-	int aws_profile_used;        /* the environment had none */
+	char profile[SKY_ARRAY_SIZE(profiles)][128];
+	int profile_used[SKY_ARRAY_SIZE(profiles)];   /* the environment had none */
 	int set[3];                  /* spec_defaults[i] came from the file */
 } C;
 
@@ -70,14 +81,15 @@ static int apply(const char *key, const char *val, char *err, size_t errlen)
 		return (size_t)snprintf(C.state, sizeof(C.state), "%s", val) < sizeof(C.state) ? 0 :
 		       -ENAMETOOLONG;
 	}
-	if (!strcmp(key, "aws_profile")) {
-		if (!*val || strlen(val) >= sizeof(C.aws_profile) || strpbrk(val, " \t[]")) {
-			snprintf(err, errlen, "aws_profile: \"%s\" is not a profile name", val);
-			return -EINVAL;
+	for (i = 0; i < SKY_ARRAY_SIZE(profiles); i++)
+		if (!strcmp(key, profiles[i].key)) {
+			if (!*val || strlen(val) >= sizeof(C.profile[i]) || strpbrk(val, " \t[]\"'")) {
+				snprintf(err, errlen, "%s: \"%s\" is not a profile name", key, val);
+				return -EINVAL;
+			}
+			snprintf(C.profile[i], sizeof(C.profile[i]), "%s", val);
+			return 0;
 		}
-		snprintf(C.aws_profile, sizeof(C.aws_profile), "%s", val);
-		return 0;
-	}
 	for (i = 0; i < SKY_ARRAY_SIZE(spec_defaults); i++)
 		if (!strcmp(key, spec_defaults[i])) {
 			if (sky_spec_set_default(key, val, why, sizeof(why))) {
@@ -89,13 +101,15 @@ static int apply(const char *key, const char *val, char *err, size_t errlen)
 			return 0;
 		}
 	snprintf(err, errlen, "unknown key \"%s\" (known: state, provider, region, "
-		 "orphan_timeout, aws_profile)", key);
+		 "orphan_timeout, aws_profile, runpod_profile)", key);
 	return -EINVAL;
 }
 
 int sky_config_load(const char *path, char *err, size_t errlen)
 {
 	char *text = NULL, *line, *next, msg[768];
+	const char *env;
+	size_t i;
 	int rc, n = 0;
 
 	if (path)
@@ -131,10 +145,11 @@ int sky_config_load(const char *path, char *err, size_t errlen)
 		}
 	}
 	free(text);
-	if (!rc && C.aws_profile[0] && !getenv("AWS_PROFILE")) {
-		setenv("AWS_PROFILE", C.aws_profile, 1);
-		C.aws_profile_used = 1;
-	}
+	for (i = 0; !rc && i < SKY_ARRAY_SIZE(profiles); i++)
+		if (C.profile[i][0] && (!(env = getenv(profiles[i].env)) || !*env)) {
+			setenv(profiles[i].env, C.profile[i], 1);
+			C.profile_used[i] = 1;
+		}
 	return rc;
 }
 
@@ -159,11 +174,16 @@ int sky_config_render(const char *state_dir, struct sky_buf *out)
 		sky_buf_printf(out, "%s: %s (%s)\n", spec_defaults[i], v ? v : "-",
 			       C.set[i] ? "config" : "built-in");
 	}
-	if (C.aws_profile[0])
-		sky_buf_printf(out, "aws_profile: %s (%s)\n", C.aws_profile,
-			       C.aws_profile_used ? "config" : "AWS_PROFILE wins");
-	else
-		sky_buf_printf(out, "aws_profile: %s\n", getenv("AWS_PROFILE") ?
-			       "from AWS_PROFILE" : "- (default)");
+	for (i = 0; i < SKY_ARRAY_SIZE(profiles); i++) {
+		const char *env = getenv(profiles[i].env);
+
+		if (C.profile_used[i])
+			sky_buf_printf(out, "%s: %s (config)\n", profiles[i].key, C.profile[i]);
+		else if (env && *env)
+			sky_buf_printf(out, "%s: %s (%s%s)\n", profiles[i].key, env, profiles[i].env,
+				       C.profile[i][0] ? " wins over the config" : "");
+		else
+			sky_buf_printf(out, "%s: - (default)\n", profiles[i].key);
+	}
 	return out->data ? 0 : -ENOMEM;
 }

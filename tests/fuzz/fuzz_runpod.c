@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fuzz_answer(data, size, &raw, &doc))
 		return 0;
-	if (rp_config_key(raw, key, sizeof(key)) == 0 && !memchr(key, '\0', sizeof(key)))
+	if (rp_config_key(raw, "default", key, sizeof(key)) == 0 && !memchr(key, '\0', sizeof(key)))
 		abort();
 	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		memset(&e, 0, sizeof(e));

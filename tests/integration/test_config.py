@@ -36,6 +36,44 @@ class Config(SkyfsTestCase):
         pool = self.make_pool("p", "nodes = 1\n")
         self.assertIn("provider: local\n", read(os.path.join(pool, "status")))
 
+    def test_profile_names(self):
+        """aws_profile and runpod_profile name credentials profiles: the
+        provider reads that profile, a variable the environment sets wins,
+        and MNT/config shows names, never keys."""
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(os.path.join(home, ".runpod"))
+        write(os.path.join(home, ".runpod", "config.toml"),
+              'apikey = "secret-of-default"\n[work]\napi_key = "secret-of-work"\n')
+        path = self.config("aws_profile = research\nrunpod_profile = work\n")
+        d = self.start_daemon(env={"HOME": home}, args=["-o", "config=" + path])
+        cfg = kv_lines(read(os.path.join(self.mnt, "config")))
+        self.assertEqual(cfg["aws_profile"], "research (config)")
+        self.assertEqual(cfg["runpod_profile"], "work (config)")
+        status = read(os.path.join(self.mnt, "providers", "runpod", "status"))
+        self.assertIn("configured: yes (API key from ~/.runpod/config.toml [work])", status)
+        for text in (read(os.path.join(self.mnt, "config")), status,
+                     d.log_text()):
+            self.assertNotIn("secret-of", text)
+        d.stop()
+        # the environment's own variable wins over the file
+        d = self.start_daemon(env={"HOME": home, "AWS_PROFILE": "ops",
+                                   "SKYFS_RUNPOD_PROFILE": "play"},
+                              args=["-o", "config=" + path])
+        cfg = kv_lines(read(os.path.join(self.mnt, "config")))
+        self.assertEqual(cfg["aws_profile"], "ops (AWS_PROFILE wins over the config)")
+        self.assertEqual(cfg["runpod_profile"],
+                         "play (SKYFS_RUNPOD_PROFILE wins over the config)")
+        self.assertIn("configured: no (no apikey line in ~/.runpod/config.toml [play])",
+                      read(os.path.join(self.mnt, "providers", "runpod", "status")))
+        d.stop()
+        # none set anywhere
+        self.start_daemon(env={"HOME": home}, args=["-o", "config=" + self.config("")])
+        cfg = kv_lines(read(os.path.join(self.mnt, "config")))
+        self.assertEqual(cfg["aws_profile"], "- (default)")
+        self.assertEqual(cfg["runpod_profile"], "- (default)")
+        self.assertIn("configured: yes (API key from ~/.runpod/config.toml)",
+                      read(os.path.join(self.mnt, "providers", "runpod", "status")))
+
     def test_provider_default_and_spec_override(self):
         path = self.config("provider = ssh\n")
         self.start_daemon(args=["-o", "config=" + path])
@@ -66,7 +104,9 @@ class Config(SkyfsTestCase):
         for text, want in (("bogus = 1\n", "line 1: unknown key \"bogus\""),
                            ("\nregion\n", "line 2: expected key = value"),
                            ("orphan_timeout = soon\n", "line 1: orphan_timeout: invalid duration"),
-                           ("state = relative/dir\n", "not an absolute path")):
+                           ("state = relative/dir\n", "not an absolute path"),
+                           ("runpod_profile = a b\n", "line 1: runpod_profile: \"a b\" is "
+                            "not a profile name")):
             path = self.config(text)
             r = run_cmd([SKYFS, "-f", "-o", "config=" + path, self.mnt], timeout=10)
             self.assertEqual(r.returncode, 1, text)

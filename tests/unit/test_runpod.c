@@ -469,27 +469,36 @@ static void test_config_key(void **state)
 	char key[64];
 
 	(void)state;
-	assert_int_equal(rp_config_key("apikey = \"rp_ABC123\"\n", key, sizeof(key)), 0);
+	assert_int_equal(rp_config_key("apikey = \"rp_ABC123\"\n", "default", key, sizeof(key)), 0);
 	assert_string_equal(key, "rp_ABC123");
 	assert_int_equal(rp_config_key("# runpod\napiurl = \"https://x\"\n  apikey='k2' # c\n",
-				       key, sizeof(key)), 0);
+				       "default", key, sizeof(key)), 0);
 	assert_string_equal(key, "k2");
-	assert_int_equal(rp_config_key("[default]\napi_key = \"py-key\"\n", key, sizeof(key)), 0);
+	assert_int_equal(rp_config_key("[default]\napi_key = \"py-key\"\n", "default", key, sizeof(key)), 0);
 	assert_string_equal(key, "py-key");
-	assert_int_equal(rp_config_key("APIKEY=bare # comment", key, sizeof(key)), 0);
+	assert_int_equal(rp_config_key("APIKEY=bare # comment", "default", key, sizeof(key)), 0);
 	assert_string_equal(key, "bare");
 	/* another profile's key is not ours */
 	assert_int_equal(rp_config_key("[work]\napikey = \"other\"\n[ default ]\napikey = \"d\"\n",
-				       key, sizeof(key)), 0);
+				       "default", key, sizeof(key)), 0);
 	assert_string_equal(key, "d");
-	assert_int_equal(rp_config_key("[work]\napikey = \"other\"\n", key, sizeof(key)), -ENOENT);
-	assert_int_equal(rp_config_key("apikeys = \"x\"\napikey = \"\"\n", key, sizeof(key)),
+	assert_int_equal(rp_config_key("[work]\napikey = \"other\"\n", "default", key, sizeof(key)), -ENOENT);
+	assert_int_equal(rp_config_key("apikeys = \"x\"\napikey = \"\"\n", "default", key, sizeof(key)),
 			 -ENOENT);
-	assert_int_equal(rp_config_key("apikey = \"unterminated\n", key, sizeof(key)), -ENOENT);
-	assert_int_equal(rp_config_key("", key, sizeof(key)), -ENOENT);
+	assert_int_equal(rp_config_key("apikey = \"unterminated\n", "default", key, sizeof(key)), -ENOENT);
+	assert_int_equal(rp_config_key("", "default", key, sizeof(key)), -ENOENT);
 	assert_int_equal(rp_config_key("apikey = \"0123456789012345678901234567890123456789"
-				       "0123456789012345678901234567890123456789\"", key,
+				       "0123456789012345678901234567890123456789\"", "default", key,
 				       sizeof(key)), -ENAMETOOLONG);
+	/* a named profile: its section only, never the top level's key */
+	assert_int_equal(rp_config_key("apikey = \"top\"\n[default]\napi_key = \"d\"\n"
+				       "[work]\napi_key = \"w\"\n[other]\napi_key = \"o\"\n",
+				       "work", key, sizeof(key)), 0);
+	assert_string_equal(key, "w");
+	assert_int_equal(rp_config_key("apikey = \"top\"\n[default]\napi_key = \"d\"\n", "work",
+				       key, sizeof(key)), -ENOENT);
+	assert_int_equal(rp_config_key("[workshop]\napi_key = \"x\"\n[wor]\napi_key = \"y\"\n",
+				       "work", key, sizeof(key)), -ENOENT);
 }
 
 static void test_load_key(void **state)
@@ -526,6 +535,21 @@ static void test_load_key(void **state)
 			 0);
 	assert_string_equal(key, "file-key-123");
 	assert_string_equal(source, "~/.runpod/config.toml");
+
+	/* a profile the configuration file names (SKYFS_RUNPOD_PROFILE) */
+	f = fopen(path, "w");
+	fputs("apikey = \"file-key-123\"\n[work]\napi_key = \"work-key-789\"\n", f);
+	fclose(f);
+	setenv("SKYFS_RUNPOD_PROFILE", "work", 1);
+	assert_int_equal(rp_load_key(key, sizeof(key), source, sizeof(source), msg, sizeof(msg)),
+			 0);
+	assert_string_equal(key, "work-key-789");
+	assert_string_equal(source, "~/.runpod/config.toml [work]");
+	setenv("SKYFS_RUNPOD_PROFILE", "play", 1);
+	assert_int_equal(rp_load_key(key, sizeof(key), source, sizeof(source), msg, sizeof(msg)),
+			 -ENOENT);
+	assert_string_equal(msg, "no apikey line in ~/.runpod/config.toml [play]");
+	unsetenv("SKYFS_RUNPOD_PROFILE");
 
 	/* the environment wins */
 	setenv("RUNPOD_API_KEY", "env-key-456", 1);
