@@ -18,7 +18,8 @@ packages=(build-essential pkg-config meson ninja-build libfuse3-dev fuse3
 # without their Recommends: Debian's snakemake recommends ~200 more packages
 # (GDAL, ImageMagick, TeX fonts) that would add minutes to every fresh CI run
 lean=(snakemake      # examples/snakemake and its test
-      chromium)      # timeline.svg is checked in a real browser (headless)
+      chromium       # timeline.svg is checked in a real browser (headless)
+      systemd)       # systemd-analyze verifies scripts/skyfs.service
 
 updated=
 # install_missing [apt-get options...] -- packages...

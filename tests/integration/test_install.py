@@ -1,7 +1,8 @@
 """skyfs as an installed FUSE filesystem (issue 10): `meson install` puts the
 binary and the man page skyfs(1) in place; the man page names every option
-of --help, every spec key and every file of the tree; and mount(8) mounts
-skyfs from an fstab line (`mount -T FSTAB DIR`, through mount.fuse3)."""
+of --help, every spec key and every file of the tree; mount(8) mounts skyfs
+from an fstab line (`mount -T FSTAB DIR`, through mount.fuse3); and the
+example systemd unit passes `systemd-analyze verify`."""
 
 import os
 import re
@@ -15,6 +16,20 @@ from harness import SKYFS, SkyfsTestCase, fusermount_u, mounts_under, read, wait
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MAN = os.path.join(ROOT, "docs", "skyfs.1")
+LINK = "/usr/local/bin/skyfs"   # where meson install puts it
+
+
+def link_installed(test):
+    """Makes the skyfs under test the one in /usr/local/bin (mount.fuse3 runs
+    "skyfs" from mount's PATH; the unit names that path) for the test's
+    length; skips when a skyfs installed there already is not ours. The
+    module's tests run one after the other, so they never share the link."""
+    if os.path.lexists(LINK):
+        if os.path.realpath(LINK) != os.path.realpath(SKYFS):
+            test.skipTest("%s is another skyfs" % LINK)
+    else:
+        os.symlink(os.path.realpath(SKYFS), LINK)
+        test.addCleanup(os.unlink, LINK)
 
 
 def man_text():
@@ -69,19 +84,11 @@ class ManPage(SkyfsTestCase):
                      and os.path.exists("/sbin/mount.fuse3"),
                      "needs root, mount(8) and mount.fuse3 (fuse3)")
 class Fstab(SkyfsTestCase):
-    LINK = "/usr/local/bin/skyfs"
     autostart = False
 
     def setUp(self):
         super().setUp()
-        # mount.fuse3 runs "skyfs" from mount's PATH: /usr/local/bin, where
-        # meson install puts it; a skyfs installed there already is not ours
-        if os.path.lexists(self.LINK):
-            if os.path.realpath(self.LINK) != os.path.realpath(SKYFS):
-                self.skipTest("%s is another skyfs" % self.LINK)
-        else:
-            os.symlink(os.path.realpath(SKYFS), self.LINK)
-            self.addCleanup(os.unlink, self.LINK)
+        link_installed(self)
 
     def test_mount_from_an_fstab_line(self):
         tmp = tempfile.mkdtemp(prefix="skyfs-fstab-")
@@ -114,3 +121,38 @@ class Fstab(SkyfsTestCase):
             ["pgrep", "-af", "state=" + state], capture_output=True, text=True).stdout,
             15, what="the daemon gone")
         self.assertIn("state ready -> terminating", read(os.path.join(state, "skyfs.log")))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("systemd-analyze"),
+                     "needs root and systemd-analyze (scripts/deps.sh installs systemd)")
+class SystemdUnit(SkyfsTestCase):
+    """scripts/skyfs.service, the example user unit. No systemd runs here as
+    PID 1, so it is verified, not started: every directive must parse (a
+    bad value is only a warning to systemd, so the output must be empty),
+    the commands must exist, and the man page it names must be there."""
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        link_installed(self)
+
+    def test_unit_verifies_clean(self):
+        tmp = tempfile.mkdtemp(prefix="skyfs-unit-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "man", "man1"))
+        shutil.copy(MAN, os.path.join(tmp, "man", "man1", "skyfs.1"))
+        unit = os.path.join(tmp, "skyfs.service")
+        shutil.copy(os.path.join(ROOT, "scripts", "skyfs.service"), unit)
+        man = [] if shutil.which("man") else ["--man=no"]
+        env = dict(os.environ, MANPATH=os.path.join(tmp, "man"), SYSTEMD_LOG_LEVEL="notice")
+        r = subprocess.run(["systemd-analyze", "verify"] + man + [unit], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+        # and it can fail: a directive systemd cannot parse is reported
+        with open(unit, "a") as f:
+            f.write("[Service]\nKillMode=mixd\n")
+        r = subprocess.run(["systemd-analyze", "verify"] + man + [unit], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertIn("mixd", r.stdout + r.stderr)
+        text = read(unit)
+        self.assertIn("ExecStart=%s -f %%h/sky" % LINK, text)
