@@ -537,8 +537,9 @@ static int sweep_region(const char *region, const char *mount_id, sky_owned_fn o
 	if (!rc && !(ids = calloc(n + 1, sizeof(*ids))))
 		rc = -ENOMEM;
 	for (i = 0; !rc && i < n; i++)
-		if (!sky_cloud_pool_hash_in(list[i].pool_tag, mount_id, hash) && !owned(hash, arg)) {
-			log_warn("orphan sweep: %s %s (pool %s) belongs to no live pool: terminating",
+		if (!sky_cloud_pool_hash_in(list[i].pool_tag, mount_id, hash) && !owned(hash, list[i].id, arg)) {
+			log_warn("orphan sweep: %s %s (pool %s) belongs to no node of a live pool: "
+				 "terminating",
 				 region, list[i].id, list[i].pool_tag);
 			sky_strlcpy(ids[k++], list[i].id, sizeof(ids[0]));
 		}

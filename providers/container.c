@@ -610,7 +610,7 @@ static int ct_sweep(const char *mount_id, const char *const *regions, size_t n_r
 			continue;
 		*sp = '\0';
 		memcpy(hash, sp + 1, 9);
-		if (owned(hash, arg))
+		if (owned(hash, NULL, arg))
 			continue;
 		log_info("orphan sweep: removing container %s", line);
 		if ((rc = podman_ok(args, PODMAN_TIMEOUT_MS, &rm, "removing a container", err)))

@@ -418,16 +418,19 @@ static int lambda_sweep(const char *mount_id, const char *const *regions, size_t
 		return rc == -EACCES ? -ENOKEY : rc;
 	rc = lambda_call(&st.api, "GET", "/instances", NULL, &doc, err, "listing the instances",
 			 NULL);
-	if (!rc && (rc = lambda_parse_instances(doc, "skyfs-", &list, &n)))
+	/* every name "skyfs-..." (lambda_name_matches adds the dash) */
+	if (!rc && (rc = lambda_parse_instances(doc, "skyfs", &list, &n)))
 		sky_err_set(err, "lambda: GET /instances: unexpected answer (%s)", strerror(-rc));
 	json_decref(doc);
 	if (!rc && !(ids = calloc(n + 1, sizeof(*ids))))
 		rc = -ENOMEM;
 	for (i = 0; !rc && i < n; i++) {
 		if (lambda_instance_state(list[i].status) >= SKY_INST_STOPPING ||
-		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) || owned(hash, arg))
+		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) ||
+		    owned(hash, list[i].id, arg))
 			continue;
-		log_warn("orphan sweep: instance %s (%s) belongs to no live pool: terminating",
+		log_warn("orphan sweep: instance %s (%s) belongs to no node of a live pool: "
+			 "terminating",
 			 list[i].id, list[i].name);
 		sky_strlcpy(ids[k++], list[i].id, sizeof(ids[0]));
 	}

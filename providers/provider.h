@@ -157,8 +157,14 @@ void sky_set_mount_id(const char *state_root);
 const char *sky_mount_id(void);
 
 /* The orphan sweep's question to the scheduler: does a live pool own the
- * machines of the pool whose state directory hashes to pool_hash? */
-typedef int (*sky_owned_fn)(const char *pool_hash, void *arg);
+ * machines of the pool whose state directory hashes to pool_hash? With
+ * machine_id (what provision() puts in inst->id), about that machine: a
+ * live pool whose nodes are all up and none of them holds it does not own
+ * it (a launch the cloud carried out only after a crashed daemon's
+ * successor had looked for it); while the pool launches, replaces,
+ * recovers or releases nodes it owns them all. NULL: the pool's machines
+ * as a whole, for providers whose ids the nodes do not hold verbatim. */
+typedef int (*sky_owned_fn)(const char *pool_hash, const char *machine_id, void *arg);
 
 struct sky_buf;
 

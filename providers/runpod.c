@@ -713,9 +713,10 @@ static int rp_sweep(const char *mount_id, const char *const *regions, size_t n_r
 	json_decref(data);
 	for (i = 0; !rc && i < n; i++) {
 		if (strncmp(list[i].name, "skyfs-", 6) || !strcmp(list[i].status, "TERMINATED") ||
-		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) || owned(hash, arg))
+		    sky_cloud_pool_hash_in(list[i].name, mount_id, hash) ||
+		    owned(hash, list[i].id, arg))
 			continue;
-		log_warn("orphan sweep: pod %s (%s) belongs to no live pool: terminating",
+		log_warn("orphan sweep: pod %s (%s) belongs to no node of a live pool: terminating",
 			 list[i].id, list[i].name);
 		if (!(rc = terminate_pod(&st, list[i].id, err)))
 			killed++;

@@ -678,7 +678,7 @@ static int slurm_sweep(const char *mount_id, const char *const *regions, size_t 
 			continue;
 		memcpy(hash, h, 8);
 		hash[8] = '\0';
-		if (!live(jobs[i].state) || owned(hash, arg))
+		if (!live(jobs[i].state) || owned(hash, NULL, arg))
 			continue;
 		log_info("orphan sweep: cancelling job %ld (%s)", jobs[i].id, jobs[i].name);
 		if ((rc = slurm_job_cancel(&c, jobs[i].id, err)))

@@ -216,7 +216,7 @@ static int vastai_sweep(const char *mount_id, const char *const *regions, size_t
 	struct vastai_state st = { 0 };
 	struct vastai_instance *list = NULL;
 	json_t *doc = NULL;
-	char hash[9];
+	char hash[9], id[32];
 	size_t n = 0, i;
 	int rc, killed = 0;
 
@@ -230,10 +230,13 @@ static int vastai_sweep(const char *mount_id, const char *const *regions, size_t
 		sky_err_set(err, "vastai: /instances/ answered without an instances list");
 	json_decref(doc);
 	for (i = 0; !rc && i < n; i++) {
+		/* as provision() writes inst->id */
+		snprintf(id, sizeof(id), "%lld", list[i].id);
 		if (strncmp(list[i].label, "skyfs-", 6) ||
-		    sky_cloud_pool_hash_in(list[i].label, mount_id, hash) || owned(hash, arg))
+		    sky_cloud_pool_hash_in(list[i].label, mount_id, hash) || owned(hash, id, arg))
 			continue;
-		log_warn("orphan sweep: instance %lld (%s) belongs to no live pool: destroying",
+		log_warn("orphan sweep: instance %lld (%s) belongs to no node of a live pool: "
+			 "destroying",
 			 list[i].id, list[i].label);
 		if (!(rc = destroy(&st, list[i].id, err)))
 			killed++;

@@ -3,8 +3,11 @@
  * and terminates those whose pool is not live here: a launch whose
  * answer was lost and whose pool is gone, a pool removed while its
  * provider's API was down, the machines of a state directory's pool whose
- * journal a crash cut short. Pools being provisioned, running, recovering
- * or releasing own theirs, so the sweep never races a worker.
+ * journal a crash cut short. Pools being provisioned, recovering or
+ * releasing own theirs, so the sweep never races a worker. A live pool
+ * whose nodes are all up owns only the machines its nodes hold: a launch
+ * the cloud carried out after the recovery had looked for it (a request
+ * still in flight when the daemon died) is ended by the next sweep.
  *
  * Regions: EC2 is regional, so the sweep asks in every region this state
  * directory ever used (STATE/regions, one "provider region" line each,
@@ -77,11 +80,28 @@ out:
 }
 
 /* sky_owned_fn: a pool here whose state directory hashes to pool_hash and
- * whose worker runs (provisioning, live, recovering or releasing). */
+ * whose worker runs (provisioning, live, recovering or releasing); for one
+ * machine, see held(). */
 struct owned_arg {
-	const char *hash;
+	const char *hash, *id;
 	int owned;
 };
+
+/* Whether the machine id is one of live pool p's, or may be: while any
+ * node is not up (a launch, a replacement, a drain, a recovery in flight)
+ * every machine may be one it is about to record (lock held). */
+static int held(const struct sky_pool *p, const char *id)
+{
+	int i;
+
+	if (p->replay || p->stop || p->state != POOL_READY || !p->nodes)
+		return 1;
+	for (i = 0; i < p->n_nodes; i++)
+		if (!p->nodes[i] || p->nodes[i]->state != NODE_READY || p->nodes[i]->removing ||
+		    !p->nodes[i]->inst.id[0] || !strcmp(p->nodes[i]->inst.id, id))
+			return 1;
+	return 0;
+}
 
 static int owned_cb(const char *key, void *value, void *arg)
 {
@@ -94,12 +114,14 @@ static int owned_cb(const char *key, void *value, void *arg)
 	if (strcmp(hash, oa->hash))
 		return 0;
 	oa->owned = (p->worker_alive && !p->worker_done) || p->replay;
+	if (oa->owned && oa->id)
+		oa->owned = held(p, oa->id);
 	return 1;
 }
 
-static int owned(const char *pool_hash, void *arg)
+static int owned(const char *pool_hash, const char *machine_id, void *arg)
 {
-	struct owned_arg oa = { pool_hash, 0 };
+	struct owned_arg oa = { pool_hash, machine_id, 0 };
 
 	(void)arg;
 	pthread_mutex_lock(&g.lock);

@@ -364,6 +364,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path not in ("", "/"):
             self._send(404, fake._error_xml("InvalidAction", "no such path %s" % path))
             return
+        self.server.lagged(self.command, path or "/", body)
         status, xml = fake._api(self.command, path or "/", query, self.headers, body)
         self.server.held(self.command, path or "/", body)
         self._send(status, xml)

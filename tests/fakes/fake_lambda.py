@@ -168,6 +168,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(413, fake._error_doc(_invalid("body too large")))
             return
         raw = self.rfile.read(n) if n > 0 else b""
+        self.server.lagged(self.command, self.path, raw)
         status, doc, retry_after = fake._api(self.command, self.path.split("?", 1)[0],
                                              self.headers.get("Authorization", ""), raw)
         self.server.held(self.command, self.path, raw)

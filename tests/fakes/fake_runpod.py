@@ -348,6 +348,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             key = auth[len("Bearer "):]
+        self.server.lagged(self.command, path, body)
         status, answer, headers = self.server.fake._api(key, body)
         self.server.held(self.command, path, body)
         self._send(status, answer, headers)

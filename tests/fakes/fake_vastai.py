@@ -159,6 +159,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                         "msg": "body too large"}))
             return
         raw = self.rfile.read(n) if n > 0 else b""
+        self.server.lagged(self.command, self.path, raw)
         status, body, ctype = self.server.fake._api(self.command, self.path,
                                                     self.headers.get("Authorization", ""), raw)
         self.server.held(self.command, self.path, raw)

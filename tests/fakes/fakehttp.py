@@ -12,6 +12,13 @@ their fake as self.server.fake.
                            # answer a client that gives up or dies meanwhile
                            # never sees. Handlers call held(method, path, body)
                            # after the call and before answering.
+    server.lag("launch")   # the next call that matches waits before it takes
+                           # effect, until server.release() (or stop()): a
+                           # request still in the network when its client
+                           # died, landing later. server.lagging is set once
+                           # it waits, server.lagged_call is its "METHOD PATH
+                           # BODY". Handlers call lagged(method, path, body)
+                           # before the call.
 """
 
 import http.server
@@ -32,11 +39,37 @@ class Server(http.server.ThreadingHTTPServer):
         http.server.ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), handler)
         self.port = self.server_address[1]
         self._hold = None         # (text to match, seconds, calls left)
+        self._lag = None          # (text to match, calls left)
+        self._released = threading.Event()
+        self.lagging = threading.Event()
+        self.lagged_call = None
         self._stopping = threading.Event()
 
     def hold(self, match, seconds=60.0, count=1):
         with self._conns_lock:
             self._hold = (match, float(seconds), int(count))
+
+    def lag(self, match, count=1):
+        with self._conns_lock:
+            self._lag = (match, int(count))
+            self._released.clear()
+            self.lagging.clear()
+
+    def release(self):
+        self._released.set()
+
+    def lagged(self, method, path, body):
+        """Waits before a call that matches the lag takes effect."""
+        text = "%s %s %s" % (method, path, body.decode("utf-8", "replace")
+                             if isinstance(body, bytes) else body)
+        with self._conns_lock:
+            if not self._lag or self._lag[0] not in text or self._lag[1] <= 0:
+                return
+            self._lag = (self._lag[0], self._lag[1] - 1)
+            self.lagged_call = text
+        self.lagging.set()
+        while not self._released.wait(0.1) and not self._stopping.is_set():
+            pass
 
     def held(self, method, path, body):
         """Waits before the answer of a call that matches the hold."""
@@ -67,6 +100,7 @@ class Server(http.server.ThreadingHTTPServer):
 
     def stop(self, timeout=5):
         self._stopping.set()
+        self._released.set()
         self.shutdown()
         self.server_close()
         # a handler waiting on an idle keep-alive connection would outlive us

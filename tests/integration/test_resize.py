@@ -257,9 +257,9 @@ class LiveAws(LostLaunch, RecoveryBase):
     def lost_live(self):
         return [i["id"] for i in self.pool_instances("ll", ["pending", "running"])]
 
-    def lost_restart(self):
+    def lost_restart(self, *more):
         self.crash()
-        self.restart()
+        self.restart(*more)
 
     def assertAllGone(self):
         wait_for(lambda: not self.ec2.live_instances(), 20, what="nothing live")

@@ -9,6 +9,7 @@ Needs root and OpenSSH's sshd (the instances); skipped without sshd.
 """
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -65,6 +66,13 @@ class VastTest(LostLaunch, VastBase):
 
     def lost_live(self):
         return [str(i["id"]) for i in self.vast.live_instances()]
+
+    def lost_keep_late(self):
+        """An ask is rented once: the one the launch in flight asks for is
+        out for the next daemon's launch, back when the late one lands."""
+        ask = int(re.search(r"/asks/(\d+)/", self.vast._server.lagged_call).group(1))
+        self.vast.gone_asks.add(ask)
+        return lambda: self.vast.gone_asks.discard(ask)
 
     def test_two_nodes_jobs_broadcast_and_rmdir(self):
         pool = self.make_pool("train", BASE + "nodes = 2\nallocation = on-demand\n", "ready",
