@@ -79,8 +79,7 @@ struct sky_node {
 					  * takes no new job, finishes what it was
 					  * given, then is terminated and freed */
 	struct sky_spec_host host;       /* ssh: the hosts entry its machine is (set
-					  * by node_host_of; has_host 0 until then,
-					  * and after a remount) */
+					  * by node_host_of; has_host 0 until then) */
 	int has_host;
 };
 

@@ -354,9 +354,11 @@ static int same_host(const struct sky_spec_host *a, const struct sky_spec_host *
 }
 
 /* Whether spec keeps the hosts entry of every node the pool keeps: the one
- * it was provisioned on, or after a remount its entry in the running spec.
- * A node the spec removes may lose its entry; should a later spec keep it
- * after all, its recorded host is checked then (lock held). */
+ * its machine was provisioned on (recorded by node_host_of; an ssh pool's
+ * nodes are always provisioned, a recovery included, and other providers'
+ * never record one). A node the spec removes may lose its entry; should a
+ * later spec keep it after all, its recorded host is checked then (lock
+ * held). */
 static int hosts_kept(struct sky_pool *p, const struct sky_spec *spec)
 {
 	int i;
@@ -365,10 +367,10 @@ static int hosts_kept(struct sky_pool *p, const struct sky_spec *spec)
 		const struct sky_node *n = p->nodes[i];
 		const struct sky_spec_host *was;
 
-		if (!n || n->state == NODE_GONE)
-			continue;   /* replaced from the new entry, if any */
-		was = n->has_host ? &n->host : i < p->spec.n_hosts ? &p->spec.hosts[i] : NULL;
-		if (!was || (i < spec->n_hosts && same_host(was, &spec->hosts[i])))
+		if (!n || !n->has_host || n->state == NODE_GONE)
+			continue;   /* none yet, or replaced from the new entry */
+		was = &n->host;
+		if (i < spec->n_hosts && same_host(was, &spec->hosts[i]))
 			continue;
 		pool_spec_refused(p, "hosts: %s runs on %s@%s:%d, so its entry cannot change "
 				  "while the pool keeps it (entries past the nodes in use can; "

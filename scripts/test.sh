@@ -60,10 +60,10 @@ run_build() {
 	rm -f "$log"
 }
 
-# crash points: 35 on the normal build and 15 under ASan (each run draws
+# crash points: 25 on the normal build and 15 under ASan (each run draws
 # new ones; the harness's own default is 50), which keeps the suite near
-# 13.5 minutes on CI's 2-core machine
-SKYFS_CRASH_POINTS=35 run_build build "normal build"
+# 13 minutes on CI's 2-core machine
+SKYFS_CRASH_POINTS=25 run_build build "normal build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SKYFS_CRASH_POINTS=15 \
 	run_build build-asan "ASan/UBSan build" -Db_sanitize=address,undefined -Db_lundef=false \

@@ -8,8 +8,9 @@ launched the node again, and the orphan sweep ends it while the pool lives.
 
 A class using it sets lost_spec (a pool spec without `nodes`) and
 lost_match (text of the launch call, as fakehttp.Server.hold matches it),
-and gives lost_server() (the fake's fakehttp.Server) and lost_live() (the
-ids of the fake's machines that still run or boot); assertAllGone() checks
+and gives lost_server() (the fake's fakehttp.Server), lost_live() (the
+ids of the fake's machines that still run or boot) and lost_all() (the ids
+of every machine the fake ever made for the pool); assertAllGone() checks
 that nothing is left after rmdir. lost_restart() kills the daemon and starts
 the next one, with api_timeout=2s (and the options more gives) unless a
 class says otherwise; lost_keep_late() makes sure the late launch can still
@@ -82,11 +83,13 @@ class LostLaunch:
                  30, what="two nodes")
         second = self.lost_node(pool, "node-1")
         self.assertEqual(sorted(self.lost_live()), sorted([first[0], second]))
-        # only now does the cloud carry out the first launch of node-1
+        # only now does the cloud carry out the first launch of node-1 (the
+        # sweep may end it before a poll sees it running: every machine made)
+        made = set(self.lost_all())
         undo()
         server.release()
-        stray = wait_for(lambda: [i for i in self.lost_live() if i not in (first[0], second)]
-                         or None, 20, interval=0.02, what="the late launch landed")
+        stray = wait_for(lambda: [i for i in self.lost_all() if i not in made] or None, 20,
+                         interval=0.02, what="the late launch landed")
         wait_for(lambda: sorted(self.lost_live()) == sorted([first[0], second]), 20,
                  what=lambda: "the stray %s ended, the pool's two live: %s"
                  % (stray, self.lost_live()))

@@ -78,6 +78,9 @@ class LambdaTest(LostLaunch, LambdaBase):
     def lost_live(self):
         return [i["id"] for i in self.lam.live_instances()]
 
+    def lost_all(self):
+        return [i["id"] for i in self.lam.instances()]
+
     def test_pool_jobs_broadcast_and_rmdir(self):
         # the ip shows a second after "active", as it may on Lambda
         self.lam.ip_delay = 1.0

@@ -257,6 +257,9 @@ class LiveAws(LostLaunch, RecoveryBase):
     def lost_live(self):
         return [i["id"] for i in self.pool_instances("ll", ["pending", "running"])]
 
+    def lost_all(self):
+        return [i["id"] for i in self.pool_instances("ll")]
+
     def lost_restart(self, *more):
         self.crash()
         self.restart(*more)

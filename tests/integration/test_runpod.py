@@ -73,6 +73,9 @@ class RunPodTest(LostLaunch, RunPodBase):
     def lost_live(self):
         return [p["id"] for p in self.rp.live_pods()]
 
+    def lost_all(self):
+        return [p["id"] for p in self.rp.pods()]
+
     def test_spot_pool_jobs_broadcast_and_rmdir(self):
         pool = self.make_pool("train", BASE + "nodes = 2\nallocation = spot\n", "ready",
                               timeout=60)

@@ -67,6 +67,9 @@ class VastTest(LostLaunch, VastBase):
     def lost_live(self):
         return [str(i["id"]) for i in self.vast.live_instances()]
 
+    def lost_all(self):
+        return [str(i["id"]) for i in self.vast.instances()]
+
     def lost_keep_late(self):
         """An ask is rented once: the one the launch in flight asks for is
         out for the next daemon's launch, back when the late one lands."""
