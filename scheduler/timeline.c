@@ -10,12 +10,14 @@
  * pool_free() frees it (timeline_free()). Each call is also appended to
  * STATE/pools/<p>/spans ("<time> <mark> <node>"), and timeline_load()
  * replays that file when the state directory is loaded, so a remounted
- * pool keeps its node history; its earlier jobs are drawn where their
- * records say they ran (struct sky_job's past).
+ * pool keeps its node history (a long file is rewritten then from the
+ * spans kept); its earlier jobs are drawn where their records say they
+ * ran (struct sky_job's past).
  *
  * The renderer reads the pool under g.lock and keeps nothing past it. Its
  * output is bounded: at most TL_MAX_ROWS rows and the latest TL_MAX_BARS
  * job bars; the picture says how many were left out. */
+#define LOG_MODULE "timeline"
 #include "scheduler/internal.h"
 
 #include <errno.h>
@@ -28,7 +30,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
+
 #define TL_MAX_SPANS 256         /* node spans kept per pool (the oldest go) */
+/* A spans file longer than this is rewritten from the spans kept when it
+ * is loaded: about 5 lines per machine a pool ever had add up. */
+#define TL_COMPACT_LINES (2 * (TL_DOWN + 1) * TL_MAX_SPANS)
 #define TL_MAX_ROWS 160
 #define TL_MAX_BARS 300
 #define W 1100                   /* picture width */
@@ -120,10 +127,32 @@ void timeline_node(struct sky_pool *p, const char *node, enum tl_mark mark, doub
 		sky_append_line(path, line);
 }
 
+/* Rewrites the spans file with only the spans kept, each mark in the order
+ * note() takes them (failed after up and ready: a mark after failed would
+ * start a new span). Lock not needed: the state directory is loading. */
+static void compact(struct sky_pool *p, const char *path)
+{
+	const struct sky_timeline *tl = p->timeline;
+	struct sky_buf b = { 0 };
+	int i, m;
+
+	for (i = 0; tl && i < tl->n; i++)
+		for (m = 0; m <= TL_DOWN; m++)
+			if (tl->spans[i].at[m])
+				sky_buf_printf(&b, "%.3f %s %s\n", tl->spans[i].at[m], mark_names[m],
+					       tl->spans[i].node);
+	/* a failed rewrite keeps the long file: it still loads */
+	if (b.data && !sky_write_file_atomic(path, b.data, b.len, 0))
+		log_info("pool %s: spans file rewritten with the %d spans kept", p->name,
+			 tl ? tl->n : 0);
+	sky_buf_free(&b);
+}
+
 void timeline_load(struct sky_pool *p)
 {
 	char path[PATH_MAX], line[128], mark[16], node[64];
 	struct sky_timeline *tl;
+	long lines = 0;
 	FILE *f;
 	double t;
 	int i;
@@ -133,6 +162,7 @@ void timeline_load(struct sky_pool *p)
 	/* streamed, not read whole: the file grows with every machine the pool
 	 * ever had, the spans kept in memory do not (TL_MAX_SPANS) */
 	while (fgets(line, sizeof(line), f)) {
+		lines++;
 		if (sscanf(line, "%lf %15s %63s", &t, mark, node) != 3 || !(t > 0) ||
 		    strlen(node) >= sizeof(tl->spans[0].node))
 			continue;   /* a line a crash cut short */
@@ -147,6 +177,8 @@ void timeline_load(struct sky_pool *p)
 	for (i = 0, tl = p->timeline; tl && !p->replay && i < tl->n; i++)
 		if (!tl->spans[i].at[TL_DOWN])
 			tl->spans[i].at[TL_DOWN] = span_last(&tl->spans[i]);
+	if (lines > TL_COMPACT_LINES)
+		compact(p, path);
 }
 
 /* ---- rendering -------------------------------------------------------------- */

@@ -234,6 +234,24 @@ class Timeline(SkyfsTestCase):
                          ["node-0 slot 0 (broadcast)", "node-1 slot 0 (broadcast)"])
         self.assertEqual({bar[0] for bar in b["all.sh"]}, {"succeeded"})
         self.assertNotIn("earlier (node not kept)", texts(root, "row"))
+        # a spans file grown long (a pool that had thousands of machines) is
+        # rewritten at load with the spans kept, the latest: the real ones
+        self.daemon.stop()
+        path = os.path.join(self.state, "pools", "b", "spans")
+        real = read(path)
+        t = float(real.split()[0]) - 5000
+        write(path, "".join("%.3f launch node-7\n%.3f ready node-7\n%.3f down node-7\n"
+                            % (t + i, t + i + 0.2, t + i + 0.5) for i in range(1100)) + real)
+        self.daemon = self.start_daemon()
+        _, root = self.timeline(pool)
+        got = spans(root)
+        self.assertLessEqual(len(read(path).splitlines()), 6 * 256)
+        self.assertEqual([sp for sp in before_spans if sp not in got], [])
+        self.assertTrue(("span up", "node-7: up, 0.3 s") in got, got[:8])
+        # and the rewritten file loads the same
+        self.daemon.stop()
+        self.daemon = self.start_daemon()
+        self.assertEqual(spans(self.timeline(pool)[1]), got)
         # a record written before skyfs kept where tasks ran: the earlier row
         self.daemon.stop()
         meta = os.path.join(self.state, "pools", "b", "results", "all.sh", ".job")
