@@ -39,7 +39,7 @@ class Server(http.server.ThreadingHTTPServer):
         http.server.ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), handler)
         self.port = self.server_address[1]
         self._hold = None         # (text to match, seconds, calls left)
-        self._lag = None          # (text to match, calls left)
+        self._lag = None          # (text to match, None, calls left)
         self._released = threading.Event()
         self.lagging = threading.Event()
         self.lagged_call = None
@@ -51,36 +51,41 @@ class Server(http.server.ThreadingHTTPServer):
 
     def lag(self, match, count=1):
         with self._conns_lock:
-            self._lag = (match, int(count))
+            self._lag = (match, None, int(count))
             self._released.clear()
             self.lagging.clear()
 
     def release(self):
         self._released.set()
 
-    def lagged(self, method, path, body):
-        """Waits before a call that matches the lag takes effect."""
+    def _claim(self, rule, method, path, body):
+        """The call's "METHOD PATH BODY" and the rule named rule (match,
+        seconds, calls left) when the call matches it with calls left, one
+        call fewer; else (text, None)."""
         text = "%s %s %s" % (method, path, body.decode("utf-8", "replace")
                              if isinstance(body, bytes) else body)
         with self._conns_lock:
-            if not self._lag or self._lag[0] not in text or self._lag[1] <= 0:
-                return
-            self._lag = (self._lag[0], self._lag[1] - 1)
-            self.lagged_call = text
+            r = getattr(self, rule)
+            if not r or r[0] not in text or r[2] <= 0:
+                return text, None
+            setattr(self, rule, (r[0], r[1], r[2] - 1))
+            return text, r
+
+    def lagged(self, method, path, body):
+        """Waits before a call that matches the lag takes effect."""
+        text, rule = self._claim("_lag", method, path, body)
+        if not rule:
+            return
+        self.lagged_call = text
         self.lagging.set()
         while not self._released.wait(0.1) and not self._stopping.is_set():
             pass
 
     def held(self, method, path, body):
         """Waits before the answer of a call that matches the hold."""
-        text = "%s %s %s" % (method, path, body.decode("utf-8", "replace")
-                             if isinstance(body, bytes) else body)
-        with self._conns_lock:
-            if not self._hold or self._hold[0] not in text or self._hold[2] <= 0:
-                return
-            match, seconds, left = self._hold
-            self._hold = (match, seconds, left - 1)
-        self._stopping.wait(seconds)
+        _, rule = self._claim("_hold", method, path, body)
+        if rule:
+            self._stopping.wait(rule[1])
 
     def process_request(self, request, client_address):
         with self._conns_lock:

@@ -19,17 +19,22 @@ MAN = os.path.join(ROOT, "docs", "skyfs.1")
 LINK = "/usr/local/bin/skyfs"   # where meson install puts it
 
 
-def link_installed(test):
-    """Makes the skyfs under test the one in /usr/local/bin (mount.fuse3 runs
-    "skyfs" from mount's PATH; the unit names that path) for the test's
-    length; skips when a skyfs installed there already is not ours. The
-    module's tests run one after the other, so they never share the link."""
-    if os.path.lexists(LINK):
-        if os.path.realpath(LINK) != os.path.realpath(SKYFS):
-            test.skipTest("%s is another skyfs" % LINK)
-    else:
-        os.symlink(os.path.realpath(SKYFS), LINK)
-        test.addCleanup(os.unlink, LINK)
+class Installed(SkyfsTestCase):
+    """A test with the skyfs under test as the one in /usr/local/bin
+    (mount.fuse3 runs "skyfs" from mount's PATH; the unit names that path)
+    for its length, and no daemon of its own; skipped when a skyfs installed
+    there already is not ours. The module's tests run one after the other,
+    so they never share the link."""
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        if os.path.lexists(LINK):
+            if os.path.realpath(LINK) != os.path.realpath(SKYFS):
+                self.skipTest("%s is another skyfs" % LINK)
+        else:
+            os.symlink(os.path.realpath(SKYFS), LINK)
+            self.addCleanup(os.unlink, LINK)
 
 
 def man_text():
@@ -83,12 +88,7 @@ class ManPage(SkyfsTestCase):
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("mount")
                      and os.path.exists("/sbin/mount.fuse3"),
                      "needs root, mount(8) and mount.fuse3 (fuse3)")
-class Fstab(SkyfsTestCase):
-    autostart = False
-
-    def setUp(self):
-        super().setUp()
-        link_installed(self)
+class Fstab(Installed):
 
     def test_mount_from_an_fstab_line(self):
         tmp = tempfile.mkdtemp(prefix="skyfs-fstab-")
@@ -125,16 +125,11 @@ class Fstab(SkyfsTestCase):
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("systemd-analyze"),
                      "needs root and systemd-analyze (scripts/deps.sh installs systemd)")
-class SystemdUnit(SkyfsTestCase):
+class SystemdUnit(Installed):
     """scripts/skyfs.service, the example user unit. No systemd runs here as
     PID 1, so it is verified, not started: every directive must parse (a
     bad value is only a warning to systemd, so the output must be empty),
     the commands must exist, and the man page it names must be there."""
-    autostart = False
-
-    def setUp(self):
-        super().setUp()
-        link_installed(self)
 
     def test_unit_verifies_clean(self):
         tmp = tempfile.mkdtemp(prefix="skyfs-unit-")
