@@ -323,6 +323,9 @@ int store_job_path(const struct sky_job *j, const char *rel, char *out, size_t l
 int store_job_save(const struct sky_job *j);              /* lock held */
 int store_load_pools(void);
 int store_write_exit(const char *dir, int code);
+/* Creates what a job writes into (stdout, stderr, files/) in its result
+ * directory dir, keeping what is there. */
+void store_job_outputs(const char *dir);
 
 /* render.c */
 int render_pool_status(const struct sky_pool *p, struct sky_buf *out);

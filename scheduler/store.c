@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,20 @@ int store_write_exit(const char *dir, int code)
 	if (snprintf(path, sizeof(path), "%s/exit", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	return sky_write_file_atomic(path, line, (size_t)n, 0);
+}
+
+void store_job_outputs(const char *dir)
+{
+	static const char *const files[] = { "stdout", "stderr" };
+	char path[PATH_MAX + 16];
+	size_t i;
+
+	for (i = 0; i < SKY_ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	}
+	snprintf(path, sizeof(path), "%s/files", dir);
+	mkdir(path, 0755);
 }
 
 /* Job metadata is an append-only file of records, each a block of
@@ -183,6 +198,10 @@ static void load_job(struct sky_pool *p, const char *name, const struct sky_map 
 		j->state = JOB_LOST;
 		j->error = strdup(rc == -ENOENT ? "upload interrupted by a daemon stop"
 				  : "metadata unreadable after restart");
+		/* a stop between the upload's mkdir and its first files left an
+		 * empty directory: the result reads like any lost job's */
+		if (!store_job_path(j, NULL, path, sizeof(path)))
+			store_job_outputs(path);
 		goto add;
 	}
 	/* apply complete records only; the last complete one wins */

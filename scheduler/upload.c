@@ -34,24 +34,6 @@ static int open_payload(const char *dir, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
-/* Creates what a job writes into before it runs (stdout, stderr, files/),
- * so that starting it creates nothing: file creation is the slow part of a
- * start on most filesystems, and a waiting slot should not pay for it. A
- * broadcast's per-node directories are made when each node starts. */
-static void prepare_outputs(const char *dir)
-{
-	static const char *const files[] = { "stdout", "stderr" };
-	char path[PATH_MAX + 16];
-	size_t i;
-
-	for (i = 0; i < SKY_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-	}
-	snprintf(path, sizeof(path), "%s/files", dir);
-	mkdir(path, 0755);
-}
-
 int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
 {
 	struct sky_pool *p;
@@ -81,8 +63,11 @@ int sky_job_stage(const char *pool, const char *job, int broadcast, int *fd)
 	}
 	if (rc || (rc = open_payload(path, fd)))
 		goto out;
+	/* so that starting it creates nothing: file creation is the slow part
+	 * of a start on most filesystems, and a waiting slot should not pay
+	 * for it; a broadcast's per-node directories are made per node */
 	if (!broadcast)
-		prepare_outputs(path);
+		store_job_outputs(path);
 	rc = sky_map_put(&p->staging, job, (void *)(long)(broadcast + 1));
 	if (rc) {
 		close(*fd);

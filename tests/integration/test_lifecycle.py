@@ -102,6 +102,23 @@ class UnmountRemount(SkyfsTestCase):
         # the refused spec was never accepted: nothing to come back as
         self.assertIn(state(p), ("empty", "invalid"))
 
+    def test_upload_cut_before_its_first_file_reads_as_lost(self):
+        """A stop between an upload's mkdir of its result directory and its
+        first file (a crash window the crash harness hit once) leaves an
+        empty directory: after a remount it is a lost job whose stdout and
+        stderr read empty, like any other result."""
+        pool = self.make_pool("u", "nodes = 1\n")
+        self.assertEqual(self.daemon.unmount().returncode, 0)
+        self.assertEqual(self.daemon.wait_exit(10), 0)
+        os.mkdir(os.path.join(self.state, "pools", "u", "results", "cut"))
+        self.daemon = self.start_daemon()
+        res = os.path.join(pool, "results", "cut")
+        self.assertEqual(read(os.path.join(res, "status")).split("\n", 1)[0], "lost")
+        self.assertIn("upload interrupted by a daemon stop", read(os.path.join(res, "status")))
+        self.assertEqual(read(os.path.join(res, "stdout")), "")
+        self.assertEqual(read(os.path.join(res, "stderr")), "")
+        self.assertEqual(os.listdir(os.path.join(res, "files")), [])
+
     def test_dot_named_job_refused_or_kept(self):
         # a job named ".x" is either refused at once (EINVAL), or it is a job
         # like any other and its results survive a remount
