@@ -76,6 +76,7 @@
 	"\t[ -z \"$c\" ] || [ $s -ne 138 ] || kill -KILL 0\n" \
 	"\t[ -n \"$u\" ] && [ $s -gt 128 ] || exit $s; done\n"
 #define STEPD_MARK "slurmstepd"
+#define STEP_ABORTED "srun: Job step aborted"
 
 /* "--output=PATH": "%" is a pattern character in srun's file names (%j,
  * %N); doubled, it is itself. */
@@ -142,10 +143,15 @@ void sky_srun_translate(struct sky_local_end *e)
 	log_debug("srun ended with %d%s%s: %.200s", code, e->cancelled ? ", cancelled" : "",
 		  e->killed ? " and killed" : "", diag);
 	/* the allocation ended under the step: slurmstepd's line, in the job's
-	 * stderr, "slurmstepd-node: error: *** STEP 42.3 ON node CANCELLED AT ..." */
+	 * stderr, "slurmstepd-node: error: *** STEP 42.3 ON node CANCELLED AT ...",
+	 * or srun's own "Job step aborted: Waiting up to 5 seconds for job step
+	 * to finish." (each was there in every run of a scancel of the holding
+	 * job seen here; the first is written by slurmstepd, not srun, so srun's
+	 * end is no promise it is there yet) */
 	if (code && !e->cancelled && (tail = malloc(1024))) {
 		read_tail(e->err_path, tail, 1024);
-		if (strstr(tail, STEPD_MARK) && strstr(tail, "*** STEP ") && strstr(tail, " CANCELLED")) {
+		if ((strstr(tail, STEPD_MARK) && strstr(tail, "*** STEP ") &&
+		     strstr(tail, " CANCELLED")) || strstr(diag, STEP_ABORTED)) {
 			const char *due = strstr(tail, " DUE TO ");
 			const char *stop = due ? strstr(due, " ***") : NULL;
 
@@ -158,6 +164,10 @@ void sky_srun_translate(struct sky_local_end *e)
 	}
 	if (!code)
 		goto out;
+	/* a job that died of a signal nobody here sent: srun's words, so that
+	 * a step Slurm ended without saying so can be told apart later */
+	if (code > 128 && !e->cancelled)
+		log_info("srun ended with %d, not the node's loss: %.300s", code, diag);
 	if ((task = strstr(diag, "task 0: "))) {
 		task += 8;
 		if (sscanf(task, "Exited with exit code %d", &n) == 1)

@@ -383,6 +383,15 @@ static void test_srun_ends(void **state)
 		     "2026-11-29T11:36:20 DUE TO TIME LIMIT ***\n", 0);
 	assert_int_equal(end.flags, SKY_EXEC_NODE_LOST);
 	assert_string_equal(end.err, "slurm cancelled the step DUE TO TIME LIMIT");
+	/* srun's own word for it, before slurmstepd's line reached the file (a
+	 * job that traps TERM and exits 143: "Exited with exit code 143") */
+	end = end_of(e, 143 << 8, "srun: Job step aborted: Waiting up to 5 seconds for job "
+		     "step to finish.\nsrun: error: vm: task 0: Exited with exit code 143\n", "", 0);
+	assert_int_equal(end.flags, SKY_EXEC_NODE_LOST);
+	assert_string_equal(end.err, "slurm cancelled the step");
+	end = end_of(e, 143 << 8, "srun: Job step aborted: Waiting up to 5 seconds for job "
+		     "step to finish.\nsrun: error: vm: task 0: Terminated\n", "", 1);
+	assert_int_equal(end.flags, 0);
 	/* ... unless skyfs cancelled it */
 	end = end_of(e, 137 << 8, "srun: error: vm: task 0: Killed\n",
 		     "slurmstepd-vm: error: *** STEP 12.4 ON vm CANCELLED AT "
